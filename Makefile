@@ -1,0 +1,58 @@
+# Two commands matter: `make run` (serve the demo) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test test-sqlite test-services lint format schema check-schema bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/anfu migrate
+	$(BIN)/anfu seed-demo
+	$(BIN)/anfu serve
+
+test: test-sqlite test-services
+
+test-sqlite: $(STAMP)
+	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(BIN)/pytest
+
+# Again on PostgreSQL and Redis when they answer (REQUIRE_SERVICES=1 makes their absence an error).
+test-services: $(STAMP)
+	@if $(BIN)/python tests/services_up.py "$${TEST_DATABASE_URL:-$(PG_URL)}" "$${TEST_REDIS_URL:-$(REDIS_URL)}"; then \
+		TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$(PG_URL)}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$(REDIS_URL)}" $(BIN)/pytest; \
+	elif [ -n "$$REQUIRE_SERVICES" ]; then \
+		echo "PostgreSQL or Redis does not answer" >&2; exit 1; \
+	else \
+		echo "PostgreSQL or Redis does not answer: the suite ran on SQLite only"; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: $(STAMP)
+	$(BIN)/anfu export-schema --output schema.graphql
+
+# Fails when schema.graphql differs from the code or breaks the API contract.
+check-schema: $(STAMP)
+	$(BIN)/anfu export-schema | diff -u schema.graphql - || (echo "schema.graphql is stale: run make schema" >&2; exit 1)
+	$(BIN)/python ../shared/contract/check_contract.py schema.graphql --pending contract-pending.txt
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) data/*.sqlite3*

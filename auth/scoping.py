@@ -1,0 +1,148 @@
+"""What each caller may read, decided once per domain.
+
+Every list, node(id:) lookup and root field narrows its query through these
+functions; field-level rules (who sees a merchant's custody, a full phone
+number, ledger postings) live here too so that they are written once.
+"""
+
+from __future__ import annotations
+
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from auth.principal import Principal
+from models import (
+    Card,
+    CardProduct,
+    Complaint,
+    FinancingApplication,
+    Merchant,
+    RefundRequest,
+    RiskAlert,
+    Store,
+    Transfer,
+    User,
+)
+from models.enums import MerchantStatus, TransferKind
+
+CARD_TRANSFER_KINDS = (
+    TransferKind.PURCHASE,
+    TransferKind.TOP_UP,
+    TransferKind.REDEMPTION,
+    TransferKind.REFUND,
+)
+
+
+def readable_merchants(principal: Principal) -> QuerySet[Merchant]:
+    """Anonymous users and consumers see ACTIVE merchants; a merchant also sees itself."""
+    if principal.is_regulator:
+        return Merchant.all()
+    if principal.is_merchant:
+        return Merchant.filter(Q(status=MerchantStatus.ACTIVE) | Q(id=principal.merchant_id))
+    return Merchant.filter(status=MerchantStatus.ACTIVE)
+
+
+def readable_stores(principal: Principal) -> QuerySet[Store]:
+    if principal.is_regulator:
+        return Store.all()
+    if principal.is_merchant:
+        return Store.filter(
+            Q(merchant__status=MerchantStatus.ACTIVE) | Q(merchant_id=principal.merchant_id)
+        )
+    return Store.filter(merchant__status=MerchantStatus.ACTIVE)
+
+
+def readable_card_products(principal: Principal) -> QuerySet[CardProduct]:
+    """Products of the merchants the caller may read."""
+    return CardProduct.filter(
+        merchant_id__in=Subquery(readable_merchants(principal).values("id"))
+    )
+
+
+def readable_cards(principal: Principal) -> QuerySet[Card]:
+    """A consumer's own cards, a merchant's sold cards, every card for regulators."""
+    if principal.is_regulator:
+        return Card.all()
+    if principal.is_consumer:
+        return Card.filter(owner_id=principal.user_id)
+    if principal.is_merchant:
+        return Card.filter(merchant_id=principal.merchant_id)
+    return Card.none()
+
+
+def readable_transactions(principal: Principal) -> QuerySet[Transfer]:
+    """Card transactions: own cards, own sales, or everything for regulators."""
+    card_transfers = Transfer.filter(card_id__isnull=False, kind__in=CARD_TRANSFER_KINDS)
+    if principal.is_regulator:
+        return card_transfers
+    if principal.is_consumer:
+        return card_transfers.filter(card__owner_id=principal.user_id)
+    if principal.is_merchant:
+        return card_transfers.filter(merchant_id=principal.merchant_id)
+    return Transfer.none()
+
+
+def readable_complaints(principal: Principal) -> QuerySet[Complaint]:
+    if principal.is_regulator:
+        return Complaint.all()
+    if principal.is_consumer:
+        return Complaint.filter(complainant_id=principal.user_id)
+    if principal.is_merchant:
+        return Complaint.filter(merchant_id=principal.merchant_id)
+    return Complaint.none()
+
+
+def readable_refund_requests(principal: Principal) -> QuerySet[RefundRequest]:
+    if principal.is_regulator:
+        return RefundRequest.all()
+    if principal.is_consumer:
+        return RefundRequest.filter(card__owner_id=principal.user_id)
+    if principal.is_merchant:
+        return RefundRequest.filter(merchant_id=principal.merchant_id)
+    return RefundRequest.none()
+
+
+def readable_risk_alerts(principal: Principal) -> QuerySet[RiskAlert]:
+    """Regulators see every alert; a merchant sees its own."""
+    if principal.is_regulator:
+        return RiskAlert.all()
+    if principal.is_merchant:
+        return RiskAlert.filter(merchant_id=principal.merchant_id)
+    return RiskAlert.none()
+
+
+def readable_financing(principal: Principal) -> QuerySet[FinancingApplication]:
+    if principal.is_regulator:
+        return FinancingApplication.all()
+    if principal.is_merchant:
+        return FinancingApplication.filter(merchant_id=principal.merchant_id)
+    return FinancingApplication.none()
+
+
+def readable_users(principal: Principal) -> QuerySet[User]:
+    """Oneself; a merchant's own people; everyone for regulators."""
+    if principal.is_regulator:
+        return User.all()
+    if principal.is_merchant:
+        return User.filter(Q(id=principal.user_id) | Q(merchant_id=principal.merchant_id))
+    if principal.user_id is not None:
+        return User.filter(id=principal.user_id)
+    return User.none()
+
+
+def sees_merchant_internals(principal: Principal, merchant_id: int) -> bool:
+    """Custody, full credit score, credit history and risk level: the merchant and regulators."""
+    return principal.is_regulator or (principal.is_merchant and principal.merchant_id == merchant_id)
+
+
+def sees_full_phone(principal: Principal, user_id: int) -> bool:
+    """A phone shows whole to its owner and to regulators; masked to everyone else."""
+    return principal.is_regulator or principal.user_id == user_id
+
+
+def sees_ledger_entries(principal: Principal) -> bool:
+    return principal.is_regulator
+
+
+def mask_phone(phone: str) -> str:
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else "****"

@@ -1,0 +1,182 @@
+"""The `anfu` command line: serve, migrate, demo data, regulators, registry, schema, ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from settings import get_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Anfu: the prepaid-consumption supervision API.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The custody ledger.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+def run_with_database(work: Callable[[], Awaitable[T]]) -> T:
+    """Open the database from DATABASE_URL, run `work`, close it."""
+    from tortoise import Tortoise
+
+    async def main() -> T:
+        await Tortoise.init(config=get_settings().tortoise_config(), _enable_global_fallback=True)
+        try:
+            return await work()
+        finally:
+            await Tortoise.close_connections()
+
+    return asyncio.run(main())
+
+
+def _ensure_sqlite_directory() -> None:
+    url = get_settings().database_url
+    if url.startswith("sqlite://") and url != "sqlite://:memory:":
+        Path(url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: PORT or 8000")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+) -> None:
+    """Serve the API at /graphql (GraphiQL in development)."""
+    import uvicorn
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        "server:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (creates the SQLite file when needed)."""
+    from tortoise.migrations.api import migrate as apply
+
+    _ensure_sqlite_directory()
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            typer.echo(f"applied {app_label}.{name}")
+
+    async def main() -> None:
+        from tortoise import Tortoise
+
+        try:
+            await apply(config=get_settings().tortoise_config(), progress=progress)
+        finally:
+            await Tortoise.close_connections()
+
+    asyncio.run(main())
+    typer.echo("database is up to date")
+
+
+@app.command("seed-demo")
+def seed_demo(
+    force: Annotated[bool, typer.Option(help="Load even when demo data is present")] = False,
+) -> None:
+    """Load the deterministic demo data (once; later runs do nothing)."""
+    from cli.demo import load_demo
+
+    summary = run_with_database(lambda: load_demo(force=force))
+    typer.echo(summary)
+
+
+@app.command("create-regulator")
+def create_regulator(
+    phone: Annotated[str, typer.Option(help="Mainland mobile number, 11 digits")],
+    password: Annotated[str, typer.Option(help="8 to 128 characters")],
+    name: Annotated[str, typer.Option(help="Display name")],
+) -> None:
+    """Create a regulator account (regulators are never created through the API)."""
+    from models.enums import Role
+    from services import accounts
+    from services.errors import DomainError
+
+    async def create() -> int:
+        user = await accounts.create_user(
+            role=Role.REGULATOR, phone=phone, password=password, display_name=name
+        )
+        return user.id
+
+    try:
+        user_id = run_with_database(create)
+    except DomainError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"created regulator {name} ({phone}), user {user_id}")
+
+
+@app.command("import-registry")
+def import_registry(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Upsert registry records from CSV or JSON by credit code; bad rows are reported and skipped."""
+    from tqdm import tqdm
+
+    from services.registry import import_rows, read_registry_file
+
+    try:
+        rows = read_registry_file(file)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+    async def work():  # type: ignore[no-untyped-def]
+        with tqdm(total=len(rows), unit="row", desc="registry", file=sys.stderr) as bar:
+            return await import_rows(rows, progress=bar.update)
+
+    report = run_with_database(work)
+    for problem in report.problems:
+        typer.echo(f"row {problem.row_number}: {problem.reason}", err=True)
+    typer.echo(
+        f"{report.created} created, {report.updated} updated, {len(report.problems)} rejected"
+    )
+    if report.problems and not (report.created or report.updated):
+        raise typer.Exit(1)
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Default: stdout")] = None,
+) -> None:
+    """Print the GraphQL schema (SDL) the server serves."""
+    from schema import schema
+
+    text = schema.as_str() + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Check every ledger invariant over the whole database; exit 1 naming what is wrong."""
+    from services.ledger import verify_ledger
+
+    report = run_with_database(verify_ledger)
+    typer.echo(
+        f"checked {report.transfers} transfers, {report.postings} postings, "
+        f"{report.accounts} accounts, {report.cards} cards"
+    )
+    if report.ok:
+        typer.echo("ledger OK: every transfer balances, the ledger sums to zero, custody matches cards")
+        return
+    for problem in report.problems:
+        typer.echo(f"PROBLEM {problem}", err=True)
+    typer.echo(f"{len(report.problems)} problem(s) found", err=True)
+    raise typer.Exit(1)

@@ -1,0 +1,145 @@
+"""String enums shared by the models, the services and the GraphQL schema."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a user is on the platform."""
+
+    CONSUMER = "CONSUMER"
+    """A citizen who buys and uses prepaid cards."""
+    MERCHANT = "MERCHANT"
+    """The owner or a staff member of one merchant."""
+    REGULATOR = "REGULATOR"
+    """Market-regulation staff; accounts are made by the command line only."""
+
+
+class MerchantStatus(StrEnum):
+    PENDING_REVIEW = "PENDING_REVIEW"
+    """Applied; waiting for a regulator."""
+    ACTIVE = "ACTIVE"
+    """Approved and selling."""
+    REJECTED = "REJECTED"
+    """Application refused by a regulator."""
+    SUSPENDED = "SUSPENDED"
+    """Frozen by a regulator: no sales; redemption and refunds go on."""
+    CLOSED = "CLOSED"
+    """Closed for good; every live card refunded."""
+
+
+class StoreStatus(StrEnum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+
+class CardProductStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    """On sale."""
+    SUSPENDED = "SUSPENDED"
+    """Temporarily off sale."""
+    RETIRED = "RETIRED"
+    """Off sale for good; cards already sold stay valid."""
+
+
+class CardStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    FROZEN = "FROZEN"
+    """Held by a regulator or a pending dispute: cannot be redeemed."""
+    EXPIRED = "EXPIRED"
+    """Past its validity: cannot be redeemed, refunded on request without approval."""
+    REFUNDED = "REFUNDED"
+    """Cash value paid back; nothing left."""
+
+
+class TransactionKind(StrEnum):
+    PURCHASE = "PURCHASE"
+    TOP_UP = "TOP_UP"
+    REDEMPTION = "REDEMPTION"
+    REFUND = "REFUND"
+
+
+class TransferKind(StrEnum):
+    """Why money moved in the ledger; the card kinds are what the API calls transactions."""
+
+    PURCHASE = "PURCHASE"
+    TOP_UP = "TOP_UP"
+    REDEMPTION = "REDEMPTION"
+    REFUND = "REFUND"
+    CUSTODY_ADJUSTMENT = "CUSTODY_ADJUSTMENT"
+    """Moves cash between custody and settlement when a custody ratio changes."""
+
+
+class LedgerSide(StrEnum):
+    DEBIT = "DEBIT"
+    CREDIT = "CREDIT"
+
+
+class RefundStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+class CreditGrade(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class RiskLevel(StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+
+class RiskAlertKind(StrEnum):
+    SALES_SPIKE = "SALES_SPIKE"
+    REDEMPTION_ANOMALY = "REDEMPTION_ANOMALY"
+    LARGE_PURCHASE = "LARGE_PURCHASE"
+    ESCROW_SHORTFALL = "ESCROW_SHORTFALL"
+    COMPLAINT_SURGE = "COMPLAINT_SURGE"
+    STORE_CLOSURES = "STORE_CLOSURES"
+
+
+class AlertStatus(StrEnum):
+    OPEN = "OPEN"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    RESOLVED = "RESOLVED"
+    DISMISSED = "DISMISSED"
+
+
+class ComplaintCategory(StrEnum):
+    SERVICE_REFUSED = "SERVICE_REFUSED"
+    STORE_CLOSED = "STORE_CLOSED"
+    REFUND_DISPUTE = "REFUND_DISPUTE"
+    QUALITY = "QUALITY"
+    MISLEADING_PROMOTION = "MISLEADING_PROMOTION"
+    OTHER = "OTHER"
+
+
+class ComplaintStatus(StrEnum):
+    SUBMITTED = "SUBMITTED"
+    MERCHANT_RESPONDED = "MERCHANT_RESPONDED"
+    UNDER_MEDIATION = "UNDER_MEDIATION"
+    RESOLVED = "RESOLVED"
+    REJECTED = "REJECTED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class ComplaintOutcome(StrEnum):
+    UPHELD = "UPHELD"
+    PARTIALLY_UPHELD = "PARTIALLY_UPHELD"
+    DISMISSED = "DISMISSED"
+
+
+class AnnouncementKind(StrEnum):
+    POLICY = "POLICY"
+    NOTICE = "NOTICE"
+    RISK_WARNING = "RISK_WARNING"
+
+
+class FinancingStatus(StrEnum):
+    SUBMITTED = "SUBMITTED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"

@@ -1,0 +1,64 @@
+"""Root fields for categories, merchants and the registry."""
+
+from __future__ import annotations
+
+from tortoise.expressions import Q, Subquery
+
+from auth import scoping
+from models import Category as CategoryRow
+from models import RegistryRecord as RegistryRecordRow
+from models import Store as StoreRow
+from models.enums import CreditGrade as Grade
+from schema.context import Info
+from schema.ids import decode_id
+from schema.merchants import Category, Merchant, MerchantFilter, RegistryRecord
+from schema.pagination import Connection, to_connection
+from services.errors import Forbidden
+from services.pagination import page_request, paginate
+
+GRADES_BEST_FIRST = [Grade.A, Grade.B, Grade.C, Grade.D]
+
+
+async def categories() -> list[Category]:
+    return [Category(row=row) for row in await CategoryRow.all().order_by("position", "code")]
+
+
+async def merchants(
+    info: Info, filter: MerchantFilter | None, first: int | None, after: str | None
+) -> Connection[Merchant]:
+    request = page_request(first, after)
+    query = scoping.readable_merchants(info.context.principal)
+    if filter is not None:
+        if filter.category_code is not None:
+            query = query.filter(category_id=str(filter.category_code))
+        if filter.status is not None:
+            query = query.filter(status=filter.status)
+        if filter.search and filter.search.strip():
+            term = filter.search.strip()
+            stores_named = StoreRow.filter(name__icontains=term).values("merchant_id")
+            query = query.filter(Q(name__icontains=term) | Q(id__in=Subquery(stores_named)))
+        if filter.district and filter.district.strip():
+            in_district = StoreRow.filter(district=filter.district.strip()).values("merchant_id")
+            query = query.filter(id__in=Subquery(in_district))
+        if filter.min_grade is not None:
+            good_enough = GRADES_BEST_FIRST[: GRADES_BEST_FIRST.index(filter.min_grade) + 1]
+            query = query.filter(credit_grade__in=good_enough)
+    page = await paginate(query.order_by("id"), request)
+    for row in page.items:
+        info.context.loaders.merchant.prime(row.id, row)
+    return to_connection(page, Merchant.of)
+
+
+async def merchant(info: Info, id: str) -> Merchant | None:
+    row = await scoping.readable_merchants(info.context.principal).get_or_none(
+        id=decode_id(id, "Merchant")
+    )
+    return Merchant.of(row) if row else None
+
+
+async def registry_record(info: Info, credit_code: str) -> RegistryRecord | None:
+    if not info.context.principal.is_regulator:
+        info.context.principal.require_user()
+        raise Forbidden("Only regulators read the registry")
+    row = await RegistryRecordRow.get_or_none(credit_code=credit_code.strip().upper())
+    return RegistryRecord(row=row) if row else None

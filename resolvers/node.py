@@ -1,0 +1,47 @@
+"""node(id:): any object by its global ID, if the caller may read it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tortoise.queryset import QuerySet
+
+from auth import scoping
+from auth.principal import Principal
+from models import Announcement as AnnouncementRow
+from schema.accounts import User
+from schema.cards import Card, RefundRequest, Transaction
+from schema.complaints import Complaint
+from schema.context import Info
+from schema.credit import RiskAlert
+from schema.ids import decode_any
+from schema.merchants import CardProduct, Merchant, Store
+from schema.node import Node
+from schema.platform import Announcement, FinancingApplication
+
+
+# Type name -> (what the caller may read of it, how to wrap a row).
+READABLE: dict[str, tuple[Callable[[Principal], QuerySet[Any]], Callable[[Any], Node]]] = {
+    "User": (scoping.readable_users, User.of),
+    "Merchant": (scoping.readable_merchants, Merchant.of),
+    "Store": (scoping.readable_stores, Store.of),
+    "CardProduct": (scoping.readable_card_products, CardProduct.of),
+    "Card": (scoping.readable_cards, Card.of),
+    "Transaction": (scoping.readable_transactions, Transaction.of),
+    "RefundRequest": (scoping.readable_refund_requests, RefundRequest.of),
+    "Complaint": (scoping.readable_complaints, Complaint.of),
+    "RiskAlert": (scoping.readable_risk_alerts, RiskAlert.of),
+    "FinancingApplication": (scoping.readable_financing, FinancingApplication.of),
+    "Announcement": (lambda _principal: AnnouncementRow.all(), Announcement.of),
+}
+
+
+async def node(info: Info, id: str) -> Node | None:
+    type_name, pk = decode_any(id)
+    entry = READABLE.get(type_name)
+    if entry is None or not pk.isdigit():
+        return None
+    readable, wrap = entry
+    row = await readable(info.context.principal).get_or_none(id=int(pk))
+    return wrap(row) if row else None

@@ -1,0 +1,53 @@
+"""Root fields for announcements, financing and supervision statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from auth import scoping
+from models import Announcement as AnnouncementRow
+from models.enums import AnnouncementKind, FinancingStatus
+from schema.context import Info
+from schema.pagination import Connection, to_connection
+from schema.platform import Announcement, FinancingApplication, SupervisionStats
+from services import stats
+from services.errors import Forbidden
+from services.pagination import page_request, paginate
+from settings import get_settings
+
+
+async def announcements(
+    kind: AnnouncementKind | None, first: int | None, after: str | None
+) -> Connection[Announcement]:
+    request = page_request(first, after)
+    query = AnnouncementRow.all()
+    if kind is not None:
+        query = query.filter(kind=kind)
+    page = await paginate(query.order_by("-pinned", "-published_at", "-id"), request)
+    return to_connection(page, Announcement.of)
+
+
+async def financing_applications(
+    info: Info, status: FinancingStatus | None, first: int | None, after: str | None
+) -> Connection[FinancingApplication]:
+    principal = info.context.principal
+    principal.require_user()
+    if not (principal.is_regulator or principal.is_merchant):
+        raise Forbidden("Only merchants (their own) and regulators see financing applications")
+    request = page_request(first, after)
+    query = scoping.readable_financing(principal)
+    if status is not None:
+        query = query.filter(status=status)
+    page = await paginate(query.order_by("-created_at", "-id"), request)
+    return to_connection(page, FinancingApplication.of)
+
+
+async def supervision_stats(
+    info: Info, from_: dt.date | None, to: dt.date | None
+) -> SupervisionStats:
+    principal = info.context.principal
+    principal.require_user()
+    if not principal.is_regulator:
+        raise Forbidden("Only regulators see supervision statistics")
+    figures = await stats.supervision_figures(from_, to, get_settings().timezone)
+    return SupervisionStats(figures=figures)

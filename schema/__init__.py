@@ -1,0 +1,37 @@
+"""The assembled GraphQL schema.
+
+Types live in one module per domain (accounts, merchants, cards, complaints,
+credit, platform); `root.py` wires the Query, Mutation and Subscription fields
+to the thin functions in resolvers/, which call services/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
+
+from schema.enums import ErrorCode
+from schema.errors import ErrorCodes
+from schema.root import Mutation, Query
+from schema.scalars import SCALARS
+
+
+class AnfuSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Do not log here: schema/errors.py logs unexpected errors once, with the request id."""
+
+
+def build_schema() -> strawberry.Schema:
+    return AnfuSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[ErrorCode],
+        extensions=[ErrorCodes],
+        config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,104 @@
+"""Complaints and their events."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from models import Complaint as ComplaintRow
+from models import ComplaintEvent as ComplaintEventRow
+from schema.accounts import User
+from schema.cards import Card, RefundRequest
+from schema.context import Info
+from schema.enums import ComplaintCategory, ComplaintOutcome, ComplaintStatus, Role
+from schema.ids import encode_id
+from schema.merchants import Merchant
+from schema.node import Node
+
+
+@strawberry.type
+class ComplaintEvent:
+    at: dt.datetime
+    actor_role: Role
+    action: str = strawberry.field(description="e.g. SUBMITTED, RESPONDED, ESCALATED, RESOLVED.")
+    message: str | None
+
+    @classmethod
+    def of(cls, row: ComplaintEventRow) -> ComplaintEvent:
+        return cls(at=row.at, actor_role=row.actor_role, action=row.action, message=row.message)
+
+
+@strawberry.type
+class Complaint(Node):
+    row: strawberry.Private[ComplaintRow]
+
+    @classmethod
+    def of(cls, row: ComplaintRow) -> Complaint:
+        return cls(id=strawberry.ID(encode_id("Complaint", row.id)), row=row)
+
+    @strawberry.field
+    async def complainant(self, info: Info) -> User:
+        row = await info.context.loaders.user.load(self.row.complainant_id)
+        assert row is not None
+        return User.of(row)
+
+    @strawberry.field
+    async def merchant(self, info: Info) -> Merchant:
+        row = await info.context.loaders.merchant.load(self.row.merchant_id)
+        assert row is not None
+        return Merchant.of(row)
+
+    @strawberry.field
+    async def card(self, info: Info) -> Card | None:
+        if self.row.card_id is None:
+            return None
+        row = await info.context.loaders.card.load(self.row.card_id)
+        return Card.of(row) if row else None
+
+    @strawberry.field
+    def category(self) -> ComplaintCategory:
+        return self.row.category
+
+    @strawberry.field
+    def description(self) -> str:
+        return self.row.description
+
+    @strawberry.field
+    def status(self) -> ComplaintStatus:
+        return self.row.status
+
+    @strawberry.field
+    def outcome(self) -> ComplaintOutcome | None:
+        return self.row.outcome
+
+    @strawberry.field
+    def resolution(self) -> str | None:
+        return self.row.resolution
+
+    @strawberry.field(description="The merchant must respond before this time.")
+    def respond_by(self) -> dt.datetime:
+        return self.row.respond_by
+
+    @strawberry.field(description="Oldest first.")
+    async def events(self, info: Info) -> list[ComplaintEvent]:
+        rows = await info.context.loaders.complaint_events_by_complaint.load(self.row.id)
+        return [ComplaintEvent.of(row) for row in rows]
+
+    @strawberry.field
+    async def refund(self, info: Info) -> RefundRequest | None:
+        if self.row.refund_id is None:
+            return None
+        row = await info.context.loaders.refund_request.load(self.row.refund_id)
+        return RefundRequest.of(row) if row else None
+
+    @strawberry.field
+    def created_at(self) -> dt.datetime:
+        return self.row.created_at
+
+
+@strawberry.input
+class ComplaintFilter:
+    merchant_id: strawberry.ID | None = None
+    status: ComplaintStatus | None = None
+    category: ComplaintCategory | None = None

@@ -1,0 +1,34 @@
+"""What every resolver gets: the request, the principal, per-request loaders."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from auth.principal import ANONYMOUS, Principal
+from schema.loaders import Loaders
+from services.errors import DomainError
+
+
+@dataclass
+class Context:
+    principal: Principal = ANONYMOUS
+    # A token that was sent but is not valid: the operation is refused before it runs.
+    auth_error: DomainError | None = None
+    client_address: str | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request: Any = None
+    # Set by the WebSocket protocol from connection_init.
+    connection_params: dict[str, Any] | None = None
+    response: Any = None
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders()
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,358 @@
+"""Categories, merchants, stores, card products and registry records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from auth import scoping
+from models import CardProduct as CardProductRow
+from models import Category as CategoryRow
+from models import Merchant as MerchantRow
+from models import RegistryRecord as RegistryRecordRow
+from models import Store as StoreRow
+from models.enums import CardProductStatus as CardProductStatusValue
+from models.enums import StoreStatus as StoreStatusValue
+from schema.context import Info
+from schema.enums import (
+    CardProductStatus,
+    CreditGrade,
+    MerchantStatus,
+    RiskLevel,
+    StoreStatus,
+)
+from schema.ids import encode_id
+from schema.node import Node
+from schema.pagination import Connection, to_connection
+from schema.scalars import Money
+from services.custody import bp_to_ratio
+from services.errors import Forbidden
+from services.ledger import escrow_account, settlement_account
+from services.pagination import page_request, slice_page
+
+if TYPE_CHECKING:
+    from schema.credit import CreditScore
+
+
+def require_internals(info: Info, merchant_id: int, what: str) -> None:
+    """FORBIDDEN at this field unless the caller is the merchant or a regulator."""
+    if not scoping.sees_merchant_internals(info.context.principal, merchant_id):
+        raise Forbidden(f"Only the merchant itself and regulators see its {what}")
+
+
+@strawberry.type
+class Category:
+    row: strawberry.Private[CategoryRow]
+
+    @strawberry.field(description="Stable code, e.g. HOTEL_DINING, RETAIL, LAUNDRY.")
+    def code(self) -> strawberry.ID:
+        return strawberry.ID(self.row.code)
+
+    @strawberry.field(description="Display name, e.g. 酒店餐饮.")
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="ACTIVE merchants in the category.")
+    async def merchant_count(self, info: Info) -> int:
+        return await info.context.loaders.active_merchant_count_by_category.load(self.row.code)
+
+
+@strawberry.type
+class CreditRating:
+    grade: CreditGrade
+    score: int
+
+
+@strawberry.type(description="Prepaid cash of one merchant held in the platform's custody account.")
+class EscrowAccount:
+    merchant_row: strawberry.Private[MerchantRow]
+
+    @strawberry.field
+    def merchant(self) -> Merchant:
+        return Merchant.of(self.merchant_row)
+
+    @strawberry.field(description="Share of each sale kept in custody until redemption (0 to 1).")
+    def custody_ratio(self) -> float:
+        return bp_to_ratio(self.merchant_row.custody_ratio_bp)
+
+    @strawberry.field(description="Cash in custody now.")
+    async def held(self, info: Info) -> Money:
+        return Money(await info.context.loaders.ledger_balance.load(escrow_account(self.merchant_row.id)))
+
+    @strawberry.field(
+        description="Cash released to the merchant so far, net of refunds clawed back "
+        "(negative when the merchant owes refunds)."
+    )
+    async def released(self, info: Info) -> Money:
+        return Money(
+            await info.context.loaders.ledger_balance.load(settlement_account(self.merchant_row.id))
+        )
+
+    @strawberry.field(description="Cash value of all live cards: what refunding everyone would cost.")
+    async def outstanding_liability(self, info: Info) -> Money:
+        return Money(await info.context.loaders.liability_by_merchant.load(self.merchant_row.id))
+
+    @strawberry.field(description="held / outstandingLiability (1 when there is no liability).")
+    async def coverage_ratio(self, info: Info) -> float:
+        liability = await info.context.loaders.liability_by_merchant.load(self.merchant_row.id)
+        if liability <= 0:
+            return 1.0
+        held = await info.context.loaders.ledger_balance.load(escrow_account(self.merchant_row.id))
+        return round(held / liability, 4)
+
+
+@strawberry.type
+class Merchant(Node):
+    row: strawberry.Private[MerchantRow]
+
+    @classmethod
+    def of(cls, row: MerchantRow) -> Merchant:
+        return cls(id=strawberry.ID(encode_id("Merchant", row.id)), row=row)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(
+        description="Unified social credit code (统一社会信用代码), 18 characters with check digit."
+    )
+    def credit_code(self) -> str:
+        return self.row.credit_code
+
+    @strawberry.field
+    def legal_representative(self) -> str:
+        return self.row.legal_representative
+
+    @strawberry.field
+    async def category(self, info: Info) -> Category:
+        row = await info.context.loaders.category.load(self.row.category_id)
+        assert row is not None
+        return Category(row=row)
+
+    @strawberry.field
+    def status(self) -> MerchantStatus:
+        return self.row.status
+
+    @strawberry.field(description="True when the application matched the market-regulation registry.")
+    def registry_verified(self) -> bool:
+        return self.row.registry_verified
+
+    @strawberry.field(description="Why the registry check failed or what differed; empty when verified.")
+    def registry_findings(self) -> list[str]:
+        return list(self.row.registry_findings or [])
+
+    @strawberry.field
+    async def stores(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Store]:
+        request = page_request(first, after)
+        rows = await info.context.loaders.stores_by_merchant.load(self.row.id)
+        return to_connection(slice_page(rows, request), Store.of)
+
+    @strawberry.field(
+        description="The merchant's card products. Anonymous users and consumers see those on "
+        "sale (ACTIVE); the merchant itself and regulators see all."
+    )
+    async def card_products(
+        self,
+        info: Info,
+        status: CardProductStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[CardProduct]:
+        request = page_request(first, after)
+        rows = await info.context.loaders.card_products_by_merchant.load(self.row.id)
+        if not scoping.sees_merchant_internals(info.context.principal, self.row.id):
+            rows = [row for row in rows if row.status is CardProductStatusValue.ACTIVE]
+        if status is not None:
+            rows = [row for row in rows if row.status == status]
+        return to_connection(slice_page(rows, request), CardProduct.of)
+
+    @strawberry.field(description="Public summary of the latest credit score.")
+    def credit_rating(self) -> CreditRating | None:
+        if self.row.credit_grade is None or self.row.credit_score is None:
+            return None
+        return CreditRating(grade=self.row.credit_grade, score=self.row.credit_score)
+
+    @strawberry.field(
+        description="Full latest score with factors: the merchant itself and regulators only."
+    )
+    async def credit_score(
+        self, info: Info
+    ) -> Annotated[CreditScore, strawberry.lazy("schema.credit")] | None:
+        from schema.credit import CreditScore
+
+        require_internals(info, self.row.id, "credit score")
+        history = await info.context.loaders.credit_scores_by_merchant.load(self.row.id)
+        return CreditScore(row=history[0], merchant_row=self.row) if history else None
+
+    @strawberry.field(description="Every credit score, newest first: the merchant itself and regulators only.")
+    async def credit_history(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[CreditScore, strawberry.lazy("schema.credit")]] | None:
+        from schema.credit import CreditScore
+
+        require_internals(info, self.row.id, "credit history")
+        request = page_request(first, after)
+        history = await info.context.loaders.credit_scores_by_merchant.load(self.row.id)
+        return to_connection(
+            slice_page(history, request), lambda row: CreditScore(row=row, merchant_row=self.row)
+        )
+
+    @strawberry.field(description="The merchant itself and regulators only.")
+    def risk_level(self, info: Info) -> RiskLevel | None:
+        require_internals(info, self.row.id, "risk level")
+        return self.row.risk_level
+
+    @strawberry.field(description="The merchant itself and regulators only.")
+    def escrow(self, info: Info) -> EscrowAccount | None:
+        require_internals(info, self.row.id, "custody account")
+        return EscrowAccount(merchant_row=self.row)
+
+    @strawberry.field
+    def created_at(self) -> dt.datetime:
+        return self.row.created_at
+
+
+@strawberry.input
+class MerchantFilter:
+    category_code: strawberry.ID | None = None
+    status: MerchantStatus | None = None
+    search: str | None = strawberry.field(default=None, description="Matches merchant or store names.")
+    district: str | None = None
+    min_grade: CreditGrade | None = None
+
+
+@strawberry.type
+class Store(Node):
+    row: strawberry.Private[StoreRow]
+
+    @classmethod
+    def of(cls, row: StoreRow) -> Store:
+        return cls(id=strawberry.ID(encode_id("Store", row.id)), row=row)
+
+    @strawberry.field
+    async def merchant(self, info: Info) -> Merchant:
+        row = await info.context.loaders.merchant.load(self.row.merchant_id)
+        assert row is not None
+        return Merchant.of(row)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def address(self) -> str:
+        return self.row.address
+
+    @strawberry.field
+    def district(self) -> str:
+        return self.row.district
+
+    @strawberry.field
+    def phone(self) -> str | None:
+        return self.row.phone
+
+    @strawberry.field
+    def status(self) -> StoreStatus:
+        return self.row.status
+
+
+@strawberry.type
+class CardProduct(Node):
+    row: strawberry.Private[CardProductRow]
+
+    @classmethod
+    def of(cls, row: CardProductRow) -> CardProduct:
+        return cls(id=strawberry.ID(encode_id("CardProduct", row.id)), row=row)
+
+    @strawberry.field
+    async def merchant(self, info: Info) -> Merchant:
+        row = await info.context.loaders.merchant.load(self.row.merchant_id)
+        assert row is not None
+        return Merchant.of(row)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def description(self) -> str:
+        return self.row.description
+
+    @strawberry.field(description='What the consumer pays, e.g. "700.00".')
+    def price(self) -> Money:
+        return Money(self.row.price_fen)
+
+    @strawberry.field(description='What the card is worth at the merchant, e.g. "1000.00".')
+    def face_value(self) -> Money:
+        return Money(self.row.face_value_fen)
+
+    @strawberry.field
+    def validity_days(self) -> int:
+        return self.row.validity_days
+
+    @strawberry.field(description="True when the card can be used at every store of the merchant.")
+    def all_stores(self) -> bool:
+        return self.row.all_stores
+
+    @strawberry.field(
+        description="The stores where the card can be used (every open store when allStores)."
+    )
+    async def stores(self, info: Info) -> list[Store]:
+        loaders = info.context.loaders
+        if self.row.all_stores:
+            rows = await loaders.stores_by_merchant.load(self.row.merchant_id)
+            return [Store.of(row) for row in rows if row.status is StoreStatusValue.OPEN]
+        store_ids = await loaders.store_ids_by_card_product.load(self.row.id)
+        stores = await loaders.store.load_many(store_ids)
+        return [Store.of(row) for row in stores if row is not None]
+
+    @strawberry.field
+    def status(self) -> CardProductStatus:
+        return self.row.status
+
+    @strawberry.field
+    async def sold_count(self, info: Info) -> int:
+        return await info.context.loaders.sold_count_by_card_product.load(self.row.id)
+
+
+@strawberry.type(
+    description="Facts held by the market-regulation registry about a business (government static data)."
+)
+class RegistryRecord:
+    row: strawberry.Private[RegistryRecordRow]
+
+    @strawberry.field
+    def credit_code(self) -> str:
+        return self.row.credit_code
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def legal_representative(self) -> str:
+        return self.row.legal_representative
+
+    @strawberry.field
+    def registered_capital(self) -> Money:
+        return Money(self.row.registered_capital_fen)
+
+    @strawberry.field
+    def established_on(self) -> dt.date:
+        return self.row.established_on
+
+    @strawberry.field(description="e.g. 存续 (in operation), 注销 (deregistered), 吊销 (revoked).")
+    def registration_status(self) -> str:
+        return self.row.registration_status
+
+    @strawberry.field
+    def administrative_penalties(self) -> int:
+        return self.row.administrative_penalties
+
+    @strawberry.field
+    def on_abnormal_operations_list(self) -> bool:
+        return self.row.on_abnormal_list

@@ -1,0 +1,186 @@
+"""The Starlette application: /graphql over HTTP and WebSocket, health, readiness, metrics.
+
+The lifespan opens the database (Tortoise), the shared cache and the event bus
+and closes them on shutdown. Each GraphQL request gets a Context carrying the
+principal decoded once from its token; schema/ and resolvers/ do the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from tortoise import Tortoise, connections
+
+from auth.tokens import principal_from_authorization
+from schema import schema
+from schema.context import Context
+from schema.errors import classify_all
+from services import cache, events
+from services.errors import Unauthenticated
+from settings import Settings, get_settings
+
+log = logging.getLogger("anfu.server")
+
+REQUESTS = Counter("anfu_http_requests_total", "HTTP requests", ["path", "status"])
+LATENCY = Histogram("anfu_http_request_seconds", "HTTP request latency", ["path"])
+MEASURED_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
+
+
+class AnfuGraphQL(GraphQL[Context, None]):
+    """strawberry's ASGI view with our context, WebSocket auth and error codes."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None if settings.is_production else "graphiql",
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=20,
+        )
+        self.settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        context = Context(
+            request=request,
+            response=response,
+            client_address=request.client.host if request.client else None,
+        )
+        request.state.request_id = context.request_id
+        if isinstance(request, Request):
+            try:
+                context.principal = principal_from_authorization(
+                    self.settings, request.headers.get("authorization")
+                )
+            except Unauthenticated as error:
+                context.auth_error = error
+        return context
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
+        """The token comes in connection_init: {"authorization": "Bearer <token>"}."""
+        params = getattr(context, "connection_params", None) or {}
+        header = _authorization_param(params)
+        try:
+            context.principal = principal_from_authorization(self.settings, header)
+        except Unauthenticated:
+            raise ConnectionRejectionError() from None
+        return None
+
+    async def process_result(  # type: ignore[override]
+        self, request: Request | WebSocket, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # Errors raised outside an operation (before the extension runs) get their code here.
+        request_id = getattr(getattr(request, "state", None), "request_id", None)
+        if result.errors:
+            result.errors = classify_all(result.errors, request_id)
+        return await super().process_result(request, result)
+
+
+def _authorization_param(params: Mapping[str, object]) -> str | None:
+    for key in ("authorization", "Authorization"):
+        value = params.get(key)
+        if isinstance(value, str):
+            return value
+    token = params.get("token")
+    return f"Bearer {token}" if isinstance(token, str) else None
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(_request: Request) -> Response:
+    checks: dict[str, str] = {}
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as error:
+        log.warning("readiness: database check failed: %s", error)
+        checks["database"] = "unavailable"
+    try:
+        await cache.cache().set("readyz", "ok", ttl=5)
+        checks["cache"] = "ok" if await cache.cache().get("readyz") == "ok" else "unavailable"
+    except Exception as error:
+        log.warning("readiness: cache check failed: %s", error)
+        checks["cache"] = "unavailable"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse({"status": "ok" if ready else "unavailable", **checks}, 200 if ready else 503)
+
+
+async def metrics(_request: Request) -> Response:
+    return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsMiddleware:
+    """Counts HTTP requests and their latency per path for /metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope["path"] if scope["path"] in MEASURED_PATHS else "other"
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            LATENCY.labels(path).observe(time.perf_counter() - started)
+            REQUESTS.labels(path, str(status)).inc()
+
+
+def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
+    """The application; `manage_database=False` when the caller already opened Tortoise."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if manage_database:
+            await Tortoise.init(config=settings.tortoise_config(), _enable_global_fallback=True)
+        if settings.cache_url.startswith(("redis://", "rediss://")):
+            events.use_bus(events.RedisBus(settings.cache_url))
+        try:
+            yield
+        finally:
+            await events.bus().close()
+            await cache.close_cache()
+            if manage_database:
+                await Tortoise.close_connections()
+
+    graphql = AnfuGraphQL(settings)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(MetricsMiddleware)
+
+    return app

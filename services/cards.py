@@ -1,0 +1,442 @@
+"""Prepaid cards: bought, topped up, redeemed with one-time codes, refunded.
+
+Each operation checks its rules first, then, in one database transaction,
+locks the card (a row lock on PostgreSQL, the connection lock on SQLite),
+changes it with an UPDATE that matches the values it read, and records the
+money movement through the ledger. Money mutations run under the caller's
+idempotency key (services/idempotency.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
+
+from models import (
+    Card,
+    CardProduct,
+    CardProductStore,
+    IdempotencyRecord,
+    Merchant,
+    RedemptionCode,
+    Store,
+    User,
+)
+from models.enums import (
+    CardProductStatus,
+    CardStatus,
+    CreditGrade,
+    MerchantStatus,
+    StoreStatus,
+    TransferKind,
+)
+from models.ledger import Transfer
+from services import clock, events, idempotency, ledger, payments
+from services.custody import (
+    cash_value_after_redemption,
+    custody_share,
+    face_value_for_payment,
+)
+from services.errors import (
+    DomainError,
+    ErrorCode,
+    Forbidden,
+    InvalidState,
+    NotFound,
+)
+from services.ledger import CardSnapshot, credit, debit
+from services.money import format_money, require_positive
+from settings import get_settings
+
+
+class LimitExceeded(DomainError):
+    code = ErrorCode.LIMIT_EXCEEDED
+
+
+class MerchantNotActive(DomainError):
+    code = ErrorCode.MERCHANT_NOT_ACTIVE
+
+
+class CardNotActive(DomainError):
+    code = ErrorCode.CARD_NOT_ACTIVE
+
+
+class InsufficientBalance(DomainError):
+    code = ErrorCode.INSUFFICIENT_BALANCE
+
+
+class RedemptionCodeInvalid(DomainError):
+    code = ErrorCode.REDEMPTION_CODE_INVALID
+
+
+@dataclass(frozen=True)
+class CardOperation:
+    """A card after an operation and the transfer that moved its money."""
+
+    card: Card
+    transfer: Transfer
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    code: str
+    card: Card
+    expires_at: datetime
+
+
+def is_expired(card: Card, now: datetime) -> bool:
+    return card.status is CardStatus.EXPIRED or card.expires_at <= now
+
+
+def check_merchant_sells(merchant: Merchant) -> None:
+    if merchant.status is not MerchantStatus.ACTIVE:
+        raise MerchantNotActive(f"{merchant.name} is {merchant.status.value.lower()} and sells nothing")
+    if merchant.credit_grade is CreditGrade.D:
+        raise MerchantNotActive(f"{merchant.name} has credit grade D and sells nothing")
+
+
+async def _live_cash_with_merchant(owner_id: int, merchant_id: int) -> int:
+    rows = (
+        await Card.filter(
+            owner_id=owner_id, merchant_id=merchant_id, status__in=ledger.LIVE_CARD_STATUSES
+        )
+        .annotate(total=Sum("cash_value_fen"))
+        .values_list("total", flat=True)
+    )
+    return int(rows[0] or 0) if rows else 0
+
+
+async def _check_limits(owner_id: int, merchant_id: int, card_cash_after: int, adding: int) -> None:
+    rules = get_settings()
+    if card_cash_after > rules.card_cash_cap_fen:
+        raise LimitExceeded(
+            f"A card holds at most {format_money(rules.card_cash_cap_fen)} of prepaid cash"
+        )
+    held = await _live_cash_with_merchant(owner_id, merchant_id)
+    if held + adding > rules.consumer_merchant_cap_fen:
+        raise LimitExceeded(
+            f"One consumer holds at most {format_money(rules.consumer_merchant_cap_fen)} of "
+            f"prepaid cash with one merchant; you hold {format_money(held)}"
+        )
+
+
+async def _lock_owner(owner_id: int) -> None:
+    """Serialise one consumer's purchases so the per-merchant limit holds under concurrency."""
+    await User.filter(id=owner_id).select_for_update().first()
+
+
+async def _lock_card(card_id: int) -> Card:
+    card = await Card.filter(id=card_id).select_for_update().first()
+    if card is None:
+        raise NotFound("No such card")
+    return card
+
+
+async def _save_card_money(card: Card, *, balance: int, cash: int, escrow: int, **extra: object) -> None:
+    """Write new money onto a card only if it still holds what we read (checked rows affected)."""
+    updated = await Card.filter(
+        id=card.id,
+        balance_fen=card.balance_fen,
+        cash_value_fen=card.cash_value_fen,
+        escrow_held_fen=card.escrow_held_fen,
+        status=card.status,
+    ).update(balance_fen=balance, cash_value_fen=cash, escrow_held_fen=escrow, **extra)
+    if updated != 1:
+        raise InvalidState("The card changed while this operation ran; try again")
+    card.balance_fen, card.cash_value_fen, card.escrow_held_fen = balance, cash, escrow
+    for name, value in extra.items():
+        setattr(card, name, value)
+
+
+def _new_card_number() -> str:
+    return "62" + "".join(str(secrets.randbelow(10)) for _ in range(14))
+
+
+def _payment_reference(user_id: int, key: str) -> str:
+    return hashlib.sha256(f"{user_id}:{key}".encode()).hexdigest()
+
+
+async def _paid(user_id: int, key: str, amount_fen: int, run):  # type: ignore[no-untyped-def]
+    """Authorise a payment, run the operation, and void the payment if nothing was recorded."""
+    payment = await payments.provider().authorize(_payment_reference(user_id, key), amount_fen)
+    try:
+        return await run()
+    except BaseException:
+        if not await _key_taken(user_id, key):
+            await payments.provider().void(payment)
+        raise
+
+
+async def _key_taken(user_id: int, key: str) -> bool:
+    return await IdempotencyRecord.filter(user_id=user_id, key=key).exists()
+
+
+# ---------------------------------------------------------------- purchase and top-up
+
+
+async def purchase(*, user_id: int, product_id: int, idempotency_key: str) -> CardOperation:
+    """Pay the product's price, keep the custody share in escrow and issue a card."""
+    idempotency.check_key(idempotency_key)
+    existing = await _replay_if_known(user_id, idempotency_key, "purchaseCard", {"product": product_id})
+    if existing:
+        return existing
+    product = await CardProduct.get_or_none(id=product_id).prefetch_related("merchant")
+    if product is None:
+        raise NotFound("No such card product")
+    merchant: Merchant = product.merchant
+    check_merchant_sells(merchant)
+    if product.status is not CardProductStatus.ACTIVE:
+        raise InvalidState(f"{product.name} is {product.status.value.lower()} and not on sale")
+    price = product.price_fen
+    await _check_limits(user_id, merchant.id, price, price)
+
+    async def issue() -> Transfer:
+        await _lock_owner(user_id)
+        await _check_limits(user_id, merchant.id, price, price)
+        now = clock.now()
+        escrow = custody_share(merchant.custody_ratio_bp, price)
+        card = await Card.create(
+            card_number=_new_card_number(),
+            owner_id=user_id,
+            product_id=product.id,
+            merchant_id=merchant.id,
+            balance_fen=product.face_value_fen,
+            cash_value_fen=price,
+            escrow_held_fen=escrow,
+            custody_ratio_bp=merchant.custody_ratio_bp,
+            issued_at=now,
+            expires_at=now + timedelta(days=product.validity_days),
+            cooling_off_ends_at=now + timedelta(days=get_settings().cooling_off_days),
+        )
+        return await ledger.record_transfer(
+            kind=TransferKind.PURCHASE,
+            merchant_id=merchant.id,
+            card_id=card.id,
+            initiated_by_id=user_id,
+            amount_fen=product.face_value_fen,
+            cash_amount_fen=price,
+            after=CardSnapshot(product.face_value_fen, price, escrow),
+            legs=[
+                debit(ledger.CONSUMER_FUNDS, price),
+                credit(ledger.escrow_account(merchant.id), escrow),
+                credit(ledger.settlement_account(merchant.id), price - escrow),
+            ],
+            created_at=now,
+        )
+
+    return await _paid(
+        user_id,
+        idempotency_key,
+        price,
+        lambda: _run_money_operation(
+            user_id, idempotency_key, "purchaseCard", {"product": product_id}, issue
+        ),
+    )
+
+
+async def top_up(*, user_id: int, card_id: int, pay_fen: int, idempotency_key: str) -> CardOperation:
+    """Add value at the product's face/price ratio; the custody share follows the new cash value."""
+    idempotency.check_key(idempotency_key)
+    arguments = {"card": card_id, "pay": pay_fen}
+    existing = await _replay_if_known(user_id, idempotency_key, "topUpCard", arguments)
+    if existing:
+        return existing
+    require_positive(pay_fen, "payment")
+    card = await Card.get_or_none(id=card_id, owner_id=user_id).prefetch_related(
+        "product", "merchant"
+    )
+    if card is None:
+        raise NotFound("No such card")
+    product: CardProduct = card.product
+    check_merchant_sells(card.merchant)
+    if product.status is not CardProductStatus.ACTIVE:
+        raise InvalidState(f"{product.name} is {product.status.value.lower()} and not on sale")
+    _check_card_usable(card)
+    added_face = face_value_for_payment(pay_fen, product.price_fen, product.face_value_fen)
+    if added_face <= 0:
+        raise InvalidState("The payment is too small to add any value")
+    await _check_limits(user_id, card.merchant_id, card.cash_value_fen + pay_fen, pay_fen)
+
+    async def add_value() -> Transfer:
+        await _lock_owner(user_id)
+        locked = await _lock_card(card.id)
+        _check_card_usable(locked)
+        cash = locked.cash_value_fen + pay_fen
+        await _check_limits(user_id, locked.merchant_id, cash, pay_fen)
+        balance = locked.balance_fen + added_face
+        escrow = custody_share(locked.custody_ratio_bp, cash)
+        into_escrow = escrow - locked.escrow_held_fen
+        await _save_card_money(locked, balance=balance, cash=cash, escrow=escrow)
+        return await ledger.record_transfer(
+            kind=TransferKind.TOP_UP,
+            merchant_id=locked.merchant_id,
+            card_id=locked.id,
+            initiated_by_id=user_id,
+            amount_fen=added_face,
+            cash_amount_fen=pay_fen,
+            after=CardSnapshot(balance, cash, escrow),
+            legs=[
+                debit(ledger.CONSUMER_FUNDS, pay_fen),
+                credit(ledger.escrow_account(locked.merchant_id), into_escrow),
+                credit(ledger.settlement_account(locked.merchant_id), pay_fen - into_escrow),
+            ],
+        )
+
+    return await _paid(
+        user_id,
+        idempotency_key,
+        pay_fen,
+        lambda: _run_money_operation(user_id, idempotency_key, "topUpCard", arguments, add_value),
+    )
+
+
+def _check_card_usable(card: Card) -> None:
+    if card.status is not CardStatus.ACTIVE:
+        raise CardNotActive(f"The card is {card.status.value.lower()}")
+    if is_expired(card, clock.now()):
+        raise CardNotActive("The card has expired; it can still be refunded")
+
+
+# ---------------------------------------------------------------- redemption
+
+
+def _hash_code(code: str) -> str:
+    return hashlib.sha256(code.strip().encode()).hexdigest()
+
+
+async def issue_redemption_code(*, user_id: int, card_id: int) -> IssuedCode:
+    """A one-time code for the consumer to show; it works once, for a few minutes."""
+    card = await Card.get_or_none(id=card_id, owner_id=user_id)
+    if card is None:
+        raise NotFound("No such card")
+    _check_card_usable(card)
+    if card.balance_fen <= 0:
+        raise InsufficientBalance("The card has no balance left")
+    code = "".join(str(secrets.randbelow(10)) for _ in range(18))
+    expires_at = clock.now() + timedelta(seconds=get_settings().redemption_code_ttl_seconds)
+    await RedemptionCode.create(
+        code_hash=_hash_code(code), card_id=card.id, created_at=clock.now(), expires_at=expires_at
+    )
+    return IssuedCode(code=code, card=card, expires_at=expires_at)
+
+
+async def redeem(
+    *,
+    user_id: int,
+    merchant_id: int,
+    staff_store_id: int | None,
+    code: str,
+    store_id: int,
+    amount_fen: int,
+    idempotency_key: str,
+) -> CardOperation:
+    """Take `amount_fen` of face value off the card behind a consumer's code at one of our stores."""
+    idempotency.check_key(idempotency_key)
+    arguments = {"code": _hash_code(code), "store": store_id, "amount": amount_fen}
+    existing = await _replay_if_known(user_id, idempotency_key, "redeem", arguments)
+    if existing:
+        return existing
+    require_positive(amount_fen)
+    store = await Store.get_or_none(id=store_id, merchant_id=merchant_id)
+    if store is None:
+        raise NotFound("No such store")
+    if staff_store_id is not None and staff_store_id != store.id:
+        raise Forbidden("You redeem only at the store you are bound to")
+    if store.status is not StoreStatus.OPEN:
+        raise InvalidState(f"{store.name} is closed")
+    code_row = await _valid_code(code, merchant_id)
+    card = await Card.get(id=code_row.card_id).prefetch_related("product")
+    if not await _store_allowed(card.product, store.id):
+        raise InvalidState(f"This card cannot be used at {store.name}")
+
+    async def take() -> Transfer:
+        claimed = await RedemptionCode.filter(
+            id=code_row.id, used_at__isnull=True, expires_at__gt=clock.now()
+        ).update(used_at=clock.now())
+        if claimed != 1:
+            raise RedemptionCodeInvalid("The redemption code is used, expired or unknown")
+        locked = await _lock_card(card.id)
+        _check_card_usable(locked)
+        if amount_fen > locked.balance_fen:
+            raise InsufficientBalance(
+                f"The card holds {format_money(locked.balance_fen)}, less than "
+                f"{format_money(amount_fen)}"
+            )
+        balance = locked.balance_fen - amount_fen
+        cash = cash_value_after_redemption(locked.balance_fen, locked.cash_value_fen, amount_fen)
+        escrow = custody_share(locked.custody_ratio_bp, cash)
+        released = locked.escrow_held_fen - escrow
+        now = clock.now()
+        await _save_card_money(
+            locked,
+            balance=balance,
+            cash=cash,
+            escrow=escrow,
+            first_redeemed_at=locked.first_redeemed_at or now,
+        )
+        return await ledger.record_transfer(
+            kind=TransferKind.REDEMPTION,
+            merchant_id=locked.merchant_id,
+            card_id=locked.id,
+            store_id=store.id,
+            initiated_by_id=user_id,
+            amount_fen=amount_fen,
+            cash_amount_fen=locked.cash_value_fen - cash,
+            after=CardSnapshot(balance, cash, escrow),
+            legs=[
+                debit(ledger.escrow_account(locked.merchant_id), released),
+                credit(ledger.settlement_account(locked.merchant_id), released),
+            ],
+            created_at=now,
+        )
+
+    return await _run_money_operation(user_id, idempotency_key, "redeem", arguments, take)
+
+
+async def _valid_code(code: str, merchant_id: int) -> RedemptionCode:
+    row = await RedemptionCode.get_or_none(code_hash=_hash_code(code)).prefetch_related("card")
+    if (
+        row is None
+        or row.used_at is not None
+        or row.expires_at <= clock.now()
+        or row.card.merchant_id != merchant_id
+    ):
+        raise RedemptionCodeInvalid("The redemption code is used, expired or unknown")
+    return row
+
+
+async def _store_allowed(product: CardProduct, store_id: int) -> bool:
+    if product.all_stores:
+        return True
+    return await CardProductStore.filter(product_id=product.id, store_id=store_id).exists()
+
+
+# ---------------------------------------------------------------- shared plumbing
+
+
+async def _replay_if_known(
+    user_id: int, key: str, operation: str, arguments: dict
+) -> CardOperation | None:
+    """The first result when this key was used before: checked before any rule runs."""
+    transfer = await idempotency.find_replay(user_id, key, operation, arguments)
+    if transfer is None:
+        return None
+    return CardOperation(card=await Card.get(id=transfer.card_id), transfer=transfer, replayed=True)
+
+
+async def _run_money_operation(
+    user_id: int, key: str, operation: str, arguments: dict, action
+) -> CardOperation:  # type: ignore[no-untyped-def]
+    transfer, replayed = await idempotency.run_once(
+        user_id=user_id, key=key, operation=operation, arguments=arguments, action=action
+    )
+    card = await Card.get(id=transfer.card_id)
+    if not replayed:
+        await events.card_transaction(transfer, owner_id=card.owner_id)
+    return CardOperation(card=card, transfer=transfer, replayed=replayed)

@@ -1,0 +1,161 @@
+"""Refunds: a card's whole cash value goes back to the consumer.
+
+Within the cooling-off period and before any redemption, and whenever the card
+has expired or its merchant is suspended or closed, a request is approved at
+once; otherwise it waits for the merchant or a regulator. The custody share
+comes out of escrow and the rest is clawed back from the merchant's
+settlement account (which may go negative: a debt).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from auth.principal import Principal
+from models import Card, Merchant, RefundRequest
+from models.enums import CardStatus, MerchantStatus, RefundStatus, TransferKind
+from models.ledger import Transfer
+from services import audit, clock, events, ledger
+from services.cards import is_expired
+from services.errors import BadInput, Forbidden, InvalidState, NotFound
+from services.ledger import CardSnapshot, credit, debit
+
+MAX_REASON_LENGTH = 1000
+
+
+async def refund_card(
+    card_id: int, *, initiated_by_id: int | None, now: datetime | None = None
+) -> tuple[Card, Transfer]:
+    """Pay the card's cash value back and end it. Call inside a database transaction."""
+    card = await Card.filter(id=card_id).select_for_update().first()
+    if card is None:
+        raise NotFound("No such card")
+    if card.status is CardStatus.REFUNDED:
+        raise InvalidState("The card is already refunded")
+    if card.cash_value_fen <= 0:
+        raise InvalidState("Nothing is left on the card to refund")
+    now = now or clock.now()
+    cash, escrow, balance = card.cash_value_fen, card.escrow_held_fen, card.balance_fen
+    updated = await Card.filter(
+        id=card.id, status=card.status, cash_value_fen=cash, escrow_held_fen=escrow
+    ).update(
+        balance_fen=0, cash_value_fen=0, escrow_held_fen=0, status=CardStatus.REFUNDED, closed_at=now
+    )
+    if updated != 1:
+        raise InvalidState("The card changed while it was being refunded; try again")
+    transfer = await ledger.record_transfer(
+        kind=TransferKind.REFUND,
+        merchant_id=card.merchant_id,
+        card_id=card.id,
+        initiated_by_id=initiated_by_id,
+        amount_fen=balance,
+        cash_amount_fen=cash,
+        after=CardSnapshot(0, 0, 0),
+        legs=[
+            debit(ledger.escrow_account(card.merchant_id), escrow),
+            debit(ledger.settlement_account(card.merchant_id), cash - escrow),
+            credit(ledger.CONSUMER_FUNDS, cash),
+        ],
+        created_at=now,
+    )
+    card.balance_fen = card.cash_value_fen = card.escrow_held_fen = 0
+    card.status = CardStatus.REFUNDED
+    return card, transfer
+
+
+def approved_without_review(card: Card, merchant: Merchant, now: datetime) -> str | None:
+    """Why a refund needs no approval, or None when the merchant or a regulator must decide."""
+    if merchant.status in (MerchantStatus.SUSPENDED, MerchantStatus.CLOSED):
+        return f"Approved at once: the merchant is {merchant.status.value.lower()}"
+    if is_expired(card, now):
+        return "Approved at once: the card has expired, and expiry never forfeits money"
+    if now < card.cooling_off_ends_at and card.first_redeemed_at is None:
+        return "Approved at once: unused and within the cooling-off period"
+    return None
+
+
+async def request_refund(*, user_id: int, card_id: int, reason: str) -> RefundRequest:
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON_LENGTH:
+        raise BadInput(f"Give a reason of 1 to {MAX_REASON_LENGTH} characters")
+    card = await Card.get_or_none(id=card_id, owner_id=user_id).prefetch_related("merchant")
+    if card is None:
+        raise NotFound("No such card")
+    if card.status is CardStatus.REFUNDED:
+        raise InvalidState("The card is already refunded")
+    if card.cash_value_fen <= 0:
+        raise InvalidState("Nothing is left on the card to refund")
+    if await RefundRequest.filter(card_id=card.id, status=RefundStatus.PENDING).exists():
+        raise InvalidState("A refund request for this card is already waiting for a decision")
+    now = clock.now()
+    automatic = approved_without_review(card, card.merchant, now)
+    async with in_transaction():
+        request = await RefundRequest.create(
+            card_id=card.id,
+            merchant_id=card.merchant_id,
+            requested_by_id=user_id,
+            reason=reason,
+            amount_fen=card.cash_value_fen,
+            requested_at=now,
+        )
+        transfer = None
+        if automatic:
+            _, transfer = await refund_card(card.id, initiated_by_id=user_id, now=now)
+            request.status = RefundStatus.APPROVED
+            request.decided_at = now
+            request.decision_note = automatic
+            request.transfer_id = transfer.id
+            await request.save()
+    if transfer is not None:
+        await events.card_transaction(transfer, owner_id=user_id)
+    return request
+
+
+async def decide_refund(
+    *, principal: Principal, refund_id: int, approve: bool, note: str | None
+) -> RefundRequest:
+    """The merchant (its own requests) or a regulator approves or rejects a pending refund."""
+    if not (principal.is_merchant or principal.is_regulator):
+        raise Forbidden("Only the merchant or a regulator decides refunds")
+    query = RefundRequest.filter(id=refund_id)
+    if principal.is_merchant:
+        query = query.filter(merchant_id=principal.merchant_id)
+    request = await query.first()
+    if request is None:
+        raise NotFound("No such refund request")
+    if request.status is not RefundStatus.PENDING:
+        raise InvalidState(f"The refund request is already {request.status.value.lower()}")
+    now = clock.now()
+    transfer = None
+    async with in_transaction():
+        claimed = await RefundRequest.filter(id=request.id, status=RefundStatus.PENDING).update(
+            status=RefundStatus.APPROVED if approve else RefundStatus.REJECTED,
+            decided_at=now,
+            decision_note=note,
+            decided_by_id=principal.user_id,
+        )
+        if claimed != 1:
+            raise InvalidState("The refund request was decided meanwhile")
+        if approve:
+            card, transfer = await refund_card(
+                request.card_id, initiated_by_id=principal.user_id, now=now
+            )
+            await RefundRequest.filter(id=request.id).update(
+                transfer_id=transfer.id, amount_fen=transfer.cash_amount_fen
+            )
+        if principal.is_regulator:
+            assert principal.user_id is not None
+            await audit.record(
+                actor_id=principal.user_id,
+                action="REFUND_APPROVED" if approve else "REFUND_REJECTED",
+                subject_type="RefundRequest",
+                subject_id=request.id,
+                merchant_id=request.merchant_id,
+                reason=note,
+            )
+    if transfer is not None:
+        owner_id = await Card.filter(id=request.card_id).values_list("owner_id", flat=True)
+        await events.card_transaction(transfer, owner_id=owner_id[0])
+    return await RefundRequest.get(id=request.id)

@@ -1,0 +1,111 @@
+"""Every setting of the server in one object, read from the environment.
+
+The defaults run the embedded setup (SQLite file under ./data, in-process
+cache); DATABASE_URL and CACHE_URL switch to PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_JWT_SECRET_BYTES = 32
+# Used only in development so that `make run` works without configuration.
+DEVELOPMENT_JWT_SECRET = "anfu-development-secret-not-for-production-use"
+
+
+class Settings(BaseSettings):
+    """Server configuration; every field can be set by an environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "sqlite://./data/anfu.sqlite3"
+    cache_url: str = "memory://"
+    anfu_env: Literal["development", "production"] = "development"
+    anfu_jwt_secret: str = ""
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+
+    jwt_issuer: str = "anfu"
+    jwt_audience: str = "anfu-api"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+
+    # Rules (DESIGN.md "Rules with their defaults"); amounts in fen.
+    card_cash_cap_fen: int = 500_000
+    consumer_merchant_cap_fen: int = 2_000_000
+    cooling_off_days: int = 7
+    redemption_code_ttl_seconds: int = 300
+    complaint_response_hours: int = 72
+
+    timezone: str = Field(default="Asia/Shanghai", alias="ANFU_TIMEZONE")
+    log_level: str = Field(default="INFO", alias="ANFU_LOG_LEVEL")
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Settings:
+        if self.is_production and len(self.anfu_jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"ANFU_JWT_SECRET must be set to at least {MIN_JWT_SECRET_BYTES} bytes "
+                "when ANFU_ENV=production"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.anfu_env == "production"
+
+    @property
+    def jwt_secret(self) -> str:
+        return self.anfu_jwt_secret or DEVELOPMENT_JWT_SECRET
+
+    @property
+    def orm_db_url(self) -> str:
+        """DATABASE_URL in the form Tortoise expects, with a sized asyncpg pool."""
+        return orm_url(self.database_url, self.db_pool_min, self.db_pool_max)
+
+    def tortoise_config(self) -> dict[str, Any]:
+        return tortoise_config(self.orm_db_url)
+
+
+def orm_url(url: str, pool_min: int = 2, pool_max: int = 20) -> str:
+    """Map postgres:// and postgresql:// to asyncpg and size its pool unless the URL does."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql", "asyncpg"}:
+        return url
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("minsize", str(pool_min))
+    query.setdefault("maxsize", str(pool_max))
+    return urlunsplit(("asyncpg", parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def tortoise_config(db_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": db_url},
+        "apps": {
+            "anfu": {
+                "models": ["models"],
+                "default_connection": "default",
+                "migrations": "models.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+# For Tortoise's own `tortoise makemigrations` command ([tool.tortoise] in pyproject.toml).
+TORTOISE_ORM: dict[str, Any] = tortoise_config(
+    orm_url(os.environ.get("DATABASE_URL", Settings.model_fields["database_url"].default))
+)
