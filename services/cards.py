@@ -372,6 +372,7 @@ async def redeem(
         cash = cash_value_after_redemption(locked.balance_fen, locked.cash_value_fen, amount_fen)
         escrow = custody_share(locked.custody_ratio_bp, cash)
         released = locked.escrow_held_fen - escrow
+        cash_released = locked.cash_value_fen - cash
         now = clock.now()
         await _save_card_money(
             locked,
@@ -387,7 +388,7 @@ async def redeem(
             store_id=store.id,
             initiated_by_id=user_id,
             amount_fen=amount_fen,
-            cash_amount_fen=locked.cash_value_fen - cash,
+            cash_amount_fen=cash_released,
             after=CardSnapshot(balance, cash, escrow),
             legs=[
                 debit(ledger.escrow_account(locked.merchant_id), released),

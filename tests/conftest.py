@@ -1,0 +1,161 @@
+"""Test setup: a migrated database (SQLite, or PostgreSQL from TEST_DATABASE_URL),
+the cache (memory, or Redis from TEST_REDIS_URL), the app over httpx, SQL counting.
+
+The database lives for the whole session; tests make their own merchants,
+consumers and cards (tests/factories.py) and never rely on global counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate
+
+from server import create_app
+from services import cache, clock, events
+from settings import Settings, get_settings, orm_url, tortoise_config
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+BACKEND = "postgres" if TEST_DATABASE_URL else "sqlite"
+
+
+def pytest_report_header() -> str:
+    return f"anfu backends: database={BACKEND}, cache={'redis' if TEST_REDIS_URL else 'memory'}"
+
+
+async def _create_postgres_database(base_url: str) -> tuple[str, str]:
+    """A fresh database next to the one in TEST_DATABASE_URL; returns (its url, its name)."""
+    import asyncpg
+
+    name = f"anfu_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(base_url.replace("asyncpg://", "postgres://", 1).split("?")[0])
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(base_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, "")), name
+
+
+async def _drop_postgres_database(base_url: str, name: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(base_url.split("?")[0])
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database() -> AsyncIterator[str]:
+    """Migrate a fresh database for the session and open Tortoise on it."""
+    dropped: tuple[str, str] | None = None
+    if TEST_DATABASE_URL:
+        url, name = await _create_postgres_database(TEST_DATABASE_URL)
+        db_url = orm_url(url, 2, 30)
+        dropped = (TEST_DATABASE_URL, name)
+    else:
+        directory = tempfile.mkdtemp(prefix="anfu-test-")
+        db_url = f"sqlite://{Path(directory) / 'test.sqlite3'}"
+    config = tortoise_config(db_url)
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+    if TEST_REDIS_URL:
+        namespace = f"anfu-test-{uuid.uuid4().hex[:8]}"
+        test_cache = cache.build_cache(TEST_REDIS_URL)
+        test_cache.namespace = namespace
+        cache.use_cache(test_cache)
+        events.use_bus(events.RedisBus(TEST_REDIS_URL, prefix=f"{namespace}:events:"))
+    try:
+        yield db_url
+    finally:
+        await events.bus().close()
+        events.use_bus(events.MemoryBus())
+        await cache.close_cache()
+        await Tortoise.close_connections()
+        if dropped:
+            await _drop_postgres_database(*dropped)
+
+
+@pytest.fixture(scope="session")
+async def loop(database: str) -> asyncio.AbstractEventLoop:
+    """The session's event loop, for synchronous (hypothesis stateful) tests to drive."""
+    return asyncio.get_running_loop()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+async def client(database: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://anfu.test") as http:
+        yield http
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[Any]:
+    """Move time by hand: `frozen_clock.advance(hours=73)`."""
+    moving = MovableClock(clock.now())
+    clock.set_clock(moving)
+    try:
+        yield moving
+    finally:
+        clock.set_clock(None)
+
+
+class MovableClock:
+    def __init__(self, start: Any) -> None:
+        self.current = start
+
+    def __call__(self) -> Any:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        import datetime as dt
+
+        self.current = self.current + dt.timedelta(**delta)
+
+
+class SQLCounter(logging.Handler):
+    """Counts the SQL statements Tortoise sends while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+            self.statements.append(message)
+
+
+@pytest.fixture
+def count_sql() -> Iterator[SQLCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    counter = SQLCounter()
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(previous)
