@@ -118,7 +118,9 @@ async def readyz(_request: Request) -> Response:
         log.warning("readiness: cache check failed: %s", error)
         checks["cache"] = "unavailable"
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", **checks}, 200 if ready else 503)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", **checks}, 200 if ready else 503
+    )
 
 
 async def metrics(_request: Request) -> Response:

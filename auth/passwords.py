@@ -21,9 +21,7 @@ def _hasher() -> PasswordHasher:
 
 def check_password_policy(password: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise BadInput(
-            f"A password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
-        )
+        raise BadInput(f"A password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
     if password.isdigit() or password.isalpha():
         raise BadInput("A password mixes letters with digits or symbols")
 

@@ -54,9 +54,7 @@ def readable_stores(principal: Principal) -> QuerySet[Store]:
 
 def readable_card_products(principal: Principal) -> QuerySet[CardProduct]:
     """Products of the merchants the caller may read."""
-    return CardProduct.filter(
-        merchant_id__in=Subquery(readable_merchants(principal).values("id"))
-    )
+    return CardProduct.filter(merchant_id__in=Subquery(readable_merchants(principal).values("id")))
 
 
 def readable_cards(principal: Principal) -> QuerySet[Card]:
@@ -132,7 +130,9 @@ def readable_users(principal: Principal) -> QuerySet[User]:
 
 def sees_merchant_internals(principal: Principal, merchant_id: int) -> bool:
     """Custody, full credit score, credit history and risk level: the merchant and regulators."""
-    return principal.is_regulator or (principal.is_merchant and principal.merchant_id == merchant_id)
+    return principal.is_regulator or (
+        principal.is_merchant and principal.merchant_id == merchant_id
+    )
 
 
 def sees_full_phone(principal: Principal, user_id: int) -> bool:

@@ -50,7 +50,9 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     uvicorn.run(
         "server:create_app",
         factory=True,
@@ -125,9 +127,8 @@ def import_registry(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """Upsert registry records from CSV or JSON by credit code; bad rows are reported and skipped."""
-    from tqdm import tqdm
-
     from services.registry import import_rows, read_registry_file
+    from tqdm import tqdm
 
     try:
         rows = read_registry_file(file)
@@ -174,7 +175,9 @@ def ledger_verify() -> None:
         f"{report.accounts} accounts, {report.cards} cards"
     )
     if report.ok:
-        typer.echo("ledger OK: every transfer balances, the ledger sums to zero, custody matches cards")
+        typer.echo(
+            "ledger OK: every transfer balances, the ledger sums to zero, custody matches cards"
+        )
         return
     for problem in report.problems:
         typer.echo(f"PROBLEM {problem}", err=True)

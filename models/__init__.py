@@ -4,7 +4,7 @@ from models.cards import Card, RedemptionCode, RefundRequest
 from models.complaints import Complaint, ComplaintEvent
 from models.credit import CreditFactor, CreditScore, RiskAlert, RiskAlertTransfer
 from models.ledger import IdempotencyRecord, LedgerAccount, Posting, Transfer
-from models.merchants import Category, CardProduct, CardProductStore, Merchant, Store
+from models.merchants import CardProduct, CardProductStore, Category, Merchant, Store
 from models.platform import Announcement, AuditEntry, FinancingApplication
 from models.registry import RegistryRecord
 from models.users import RefreshToken, User

@@ -24,7 +24,9 @@ class LedgerAccount(Model):
     class Meta:
         table = "ledger_accounts"
         constraints = (
-            CheckConstraint(check="debits_fen >= 0 AND credits_fen >= 0", name="account_totals_nonneg"),
+            CheckConstraint(
+                check="debits_fen >= 0 AND credits_fen >= 0", name="account_totals_nonneg"
+            ),
         )
 
 

@@ -94,7 +94,9 @@ class CardProduct(Model):
     face_value_fen = fields.BigIntField()
     validity_days = fields.IntField()
     all_stores = fields.BooleanField(default=True)
-    status = fields.CharEnumField(CardProductStatus, max_length=16, default=CardProductStatus.ACTIVE)
+    status = fields.CharEnumField(
+        CardProductStatus, max_length=16, default=CardProductStatus.ACTIVE
+    )
     created_at = fields.DatetimeField(default=now)
 
     merchant_id: int

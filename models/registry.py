@@ -24,5 +24,7 @@ class RegistryRecord(Model):
         table = "registry_records"
         constraints = (
             CheckConstraint(check="registered_capital_fen >= 0", name="registry_capital_nonneg"),
-            CheckConstraint(check="administrative_penalties >= 0", name="registry_penalties_nonneg"),
+            CheckConstraint(
+                check="administrative_penalties >= 0", name="registry_penalties_nonneg"
+            ),
         )

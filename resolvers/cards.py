@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from auth import scoping
 from models import Card as CardRow
 from models import User as UserRow
 from models.enums import RefundStatus, Role
-from auth import scoping
 from schema.cards import Card, RefundRequest, Transaction, TransactionFilter, Wallet
 from schema.context import Info
 from schema.ids import decode_id
@@ -62,4 +62,3 @@ async def refund_requests(
         query = query.filter(status=status)
     page = await paginate(query.order_by("-requested_at", "-id"), request)
     return to_connection(page, RefundRequest.of)
-

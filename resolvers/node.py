@@ -20,7 +20,6 @@ from schema.merchants import CardProduct, Merchant, Store
 from schema.node import Node
 from schema.platform import Announcement, FinancingApplication
 
-
 # Type name -> (what the caller may read of it, how to wrap a row).
 READABLE: dict[str, tuple[Callable[[Principal], QuerySet[Any]], Callable[[Any], Node]]] = {
     "User": (scoping.readable_users, User.of),

@@ -56,7 +56,9 @@ class User(Node):
         return Merchant.of(row) if row else None
 
     @strawberry.field(description="The store a merchant staff member is bound to, if any.")
-    async def store(self, info: Info) -> Annotated[Store, strawberry.lazy("schema.merchants")] | None:
+    async def store(
+        self, info: Info
+    ) -> Annotated[Store, strawberry.lazy("schema.merchants")] | None:
         from schema.merchants import Store
 
         if self.row.store_id is None:

@@ -63,7 +63,9 @@ class Card(Node):
         return User.of(row)
 
     @strawberry.field
-    async def product(self, info: Info) -> Annotated[CardProduct, strawberry.lazy("schema.merchants")]:
+    async def product(
+        self, info: Info
+    ) -> Annotated[CardProduct, strawberry.lazy("schema.merchants")]:
         from schema.merchants import CardProduct
 
         row = await info.context.loaders.card_product.load(self.row.product_id)
@@ -71,18 +73,24 @@ class Card(Node):
         return CardProduct.of(row)
 
     @strawberry.field
-    async def merchant(self, info: Info) -> Annotated[Merchant, strawberry.lazy("schema.merchants")]:
+    async def merchant(
+        self, info: Info
+    ) -> Annotated[Merchant, strawberry.lazy("schema.merchants")]:
         return await _merchant(info, self.row.merchant_id)
 
     @strawberry.field(description="Remaining value at the merchant (face value units).")
     def balance(self) -> Money:
         return Money(self.row.balance_fen)
 
-    @strawberry.field(description="Remaining prepaid cash behind the balance: what a full refund pays.")
+    @strawberry.field(
+        description="Remaining prepaid cash behind the balance: what a full refund pays."
+    )
     def cash_value(self) -> Money:
         return Money(self.row.cash_value_fen)
 
-    @strawberry.field(description="EXPIRED as soon as the validity ends, even before a sweep records it.")
+    @strawberry.field(
+        description="EXPIRED as soon as the validity ends, even before a sweep records it."
+    )
     def status(self) -> CardStatus:
         if self.row.status is CardStatusValue.ACTIVE and is_expired(self.row, clock.now()):
             return CardStatusValue.EXPIRED
@@ -176,11 +184,15 @@ class Transaction(Node):
         return await _card(info, self.row.card_id)
 
     @strawberry.field
-    async def merchant(self, info: Info) -> Annotated[Merchant, strawberry.lazy("schema.merchants")]:
+    async def merchant(
+        self, info: Info
+    ) -> Annotated[Merchant, strawberry.lazy("schema.merchants")]:
         return await _merchant(info, self.row.merchant_id)
 
     @strawberry.field(description="The store where a redemption happened.")
-    async def store(self, info: Info) -> Annotated[Store, strawberry.lazy("schema.merchants")] | None:
+    async def store(
+        self, info: Info
+    ) -> Annotated[Store, strawberry.lazy("schema.merchants")] | None:
         from schema.merchants import Store
 
         if self.row.store_id is None:

@@ -114,7 +114,9 @@ class RiskAlert(Node):
     @strawberry.field
     def metrics(self) -> list[RiskMetric]:
         return [
-            RiskMetric(name=str(m["name"]), value=float(m["value"]), threshold=float(m["threshold"]))
+            RiskMetric(
+                name=str(m["name"]), value=float(m["value"]), threshold=float(m["threshold"])
+            )
             for m in self.row.metrics or []
         ]
 

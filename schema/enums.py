@@ -5,7 +5,9 @@ import strawberry
 from models import enums
 from services.errors import ErrorCode as _ErrorCode
 
-ErrorCode = strawberry.enum(_ErrorCode, description="Every `extensions.code` the server puts on an error.")
+ErrorCode = strawberry.enum(
+    _ErrorCode, description="Every `extensions.code` the server puts on an error."
+)
 Role = strawberry.enum(enums.Role)
 MerchantStatus = strawberry.enum(enums.MerchantStatus)
 StoreStatus = strawberry.enum(enums.StoreStatus)

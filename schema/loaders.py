@@ -68,9 +68,7 @@ def _grouped(
     return DataLoader(load_fn=load)
 
 
-def _aggregate(
-    fetch: Callable[[list[Any]], Any], default: Any = 0
-) -> DataLoader[Any, Any]:
+def _aggregate(fetch: Callable[[list[Any]], Any], default: Any = 0) -> DataLoader[Any, Any]:
     async def load(keys: Sequence[Any]) -> list[Any]:
         found = dict(await fetch(list(set(keys))))
         return [found.get(key, default) for key in keys]
@@ -124,9 +122,11 @@ class Loaders:
     @cached_property
     def store_ids_by_card_product(self) -> DataLoader[int, list[int]]:
         async def load(product_ids: Sequence[int]) -> list[list[int]]:
-            rows = await CardProductStore.filter(product_id__in=list(set(product_ids))).order_by(
-                "store_id"
-            ).values_list("product_id", "store_id")
+            rows = (
+                await CardProductStore.filter(product_id__in=list(set(product_ids)))
+                .order_by("store_id")
+                .values_list("product_id", "store_id")
+            )
             groups: dict[int, list[int]] = defaultdict(list)
             for product_id, store_id in rows:
                 groups[product_id].append(store_id)
@@ -209,9 +209,11 @@ class Loaders:
     @cached_property
     def transfer_ids_by_risk_alert(self) -> DataLoader[int, list[int]]:
         async def load(alert_ids: Sequence[int]) -> list[list[int]]:
-            rows = await RiskAlertTransfer.filter(alert_id__in=list(set(alert_ids))).order_by(
-                "transfer_id"
-            ).values_list("alert_id", "transfer_id")
+            rows = (
+                await RiskAlertTransfer.filter(alert_id__in=list(set(alert_ids)))
+                .order_by("transfer_id")
+                .values_list("alert_id", "transfer_id")
+            )
             groups: dict[int, list[int]] = defaultdict(list)
             for alert_id, transfer_id in rows:
                 groups[alert_id].append(transfer_id)

@@ -79,7 +79,9 @@ class EscrowAccount:
 
     @strawberry.field(description="Cash in custody now.")
     async def held(self, info: Info) -> Money:
-        return Money(await info.context.loaders.ledger_balance.load(escrow_account(self.merchant_row.id)))
+        return Money(
+            await info.context.loaders.ledger_balance.load(escrow_account(self.merchant_row.id))
+        )
 
     @strawberry.field(
         description="Cash released to the merchant so far, net of refunds clawed back "
@@ -90,7 +92,9 @@ class EscrowAccount:
             await info.context.loaders.ledger_balance.load(settlement_account(self.merchant_row.id))
         )
 
-    @strawberry.field(description="Cash value of all live cards: what refunding everyone would cost.")
+    @strawberry.field(
+        description="Cash value of all live cards: what refunding everyone would cost."
+    )
     async def outstanding_liability(self, info: Info) -> Money:
         return Money(await info.context.loaders.liability_by_merchant.load(self.merchant_row.id))
 
@@ -135,11 +139,15 @@ class Merchant(Node):
     def status(self) -> MerchantStatus:
         return self.row.status
 
-    @strawberry.field(description="True when the application matched the market-regulation registry.")
+    @strawberry.field(
+        description="True when the application matched the market-regulation registry."
+    )
     def registry_verified(self) -> bool:
         return self.row.registry_verified
 
-    @strawberry.field(description="Why the registry check failed or what differed; empty when verified.")
+    @strawberry.field(
+        description="Why the registry check failed or what differed; empty when verified."
+    )
     def registry_findings(self) -> list[str]:
         return list(self.row.registry_findings or [])
 
@@ -188,7 +196,9 @@ class Merchant(Node):
         history = await info.context.loaders.credit_scores_by_merchant.load(self.row.id)
         return CreditScore(row=history[0], merchant_row=self.row) if history else None
 
-    @strawberry.field(description="Every credit score, newest first: the merchant itself and regulators only.")
+    @strawberry.field(
+        description="Every credit score, newest first: the merchant itself and regulators only."
+    )
     async def credit_history(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[CreditScore, strawberry.lazy("schema.credit")]] | None:
@@ -220,7 +230,9 @@ class Merchant(Node):
 class MerchantFilter:
     category_code: strawberry.ID | None = None
     status: MerchantStatus | None = None
-    search: str | None = strawberry.field(default=None, description="Matches merchant or store names.")
+    search: str | None = strawberry.field(
+        default=None, description="Matches merchant or store names."
+    )
     district: str | None = None
     min_grade: CreditGrade | None = None
 

@@ -36,7 +36,10 @@ class Query:
 
     @strawberry.field(description="Pinned first, then newest.")
     async def announcements(
-        self, kind: AnnouncementKind | None = None, first: int | None = None, after: str | None = None
+        self,
+        kind: AnnouncementKind | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Announcement]:
         return await platform.announcements(kind, first, after)
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise.functions import Sum
-from tortoise.transactions import in_transaction
 
 from models import (
     Card,
@@ -96,7 +95,9 @@ def is_expired(card: Card, now: datetime) -> bool:
 
 def check_merchant_sells(merchant: Merchant) -> None:
     if merchant.status is not MerchantStatus.ACTIVE:
-        raise MerchantNotActive(f"{merchant.name} is {merchant.status.value.lower()} and sells nothing")
+        raise MerchantNotActive(
+            f"{merchant.name} is {merchant.status.value.lower()} and sells nothing"
+        )
     if merchant.credit_grade is CreditGrade.D:
         raise MerchantNotActive(f"{merchant.name} has credit grade D and sells nothing")
 
@@ -138,7 +139,9 @@ async def _lock_card(card_id: int) -> Card:
     return card
 
 
-async def _save_card_money(card: Card, *, balance: int, cash: int, escrow: int, **extra: object) -> None:
+async def _save_card_money(
+    card: Card, *, balance: int, cash: int, escrow: int, **extra: object
+) -> None:
     """Write new money onto a card only if it still holds what we read (checked rows affected)."""
     updated = await Card.filter(
         id=card.id,
@@ -183,7 +186,9 @@ async def _key_taken(user_id: int, key: str) -> bool:
 async def purchase(*, user_id: int, product_id: int, idempotency_key: str) -> CardOperation:
     """Pay the product's price, keep the custody share in escrow and issue a card."""
     idempotency.check_key(idempotency_key)
-    existing = await _replay_if_known(user_id, idempotency_key, "purchaseCard", {"product": product_id})
+    existing = await _replay_if_known(
+        user_id, idempotency_key, "purchaseCard", {"product": product_id}
+    )
     if existing:
         return existing
     product = await CardProduct.get_or_none(id=product_id).prefetch_related("merchant")
@@ -240,7 +245,9 @@ async def purchase(*, user_id: int, product_id: int, idempotency_key: str) -> Ca
     )
 
 
-async def top_up(*, user_id: int, card_id: int, pay_fen: int, idempotency_key: str) -> CardOperation:
+async def top_up(
+    *, user_id: int, card_id: int, pay_fen: int, idempotency_key: str
+) -> CardOperation:
     """Add value at the product's face/price ratio; the custody share follows the new cash value."""
     idempotency.check_key(idempotency_key)
     arguments = {"card": card_id, "pay": pay_fen}

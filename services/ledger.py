@@ -95,7 +95,12 @@ async def record_transfer(
     )
     await Posting.bulk_create(
         [
-            Posting(transfer_id=transfer.id, account=leg.account, side=leg.side, amount_fen=leg.amount_fen)
+            Posting(
+                transfer_id=transfer.id,
+                account=leg.account,
+                side=leg.side,
+                amount_fen=leg.amount_fen,
+            )
             for leg in legs
         ]
     )
@@ -134,7 +139,9 @@ async def _add_to_account(account: str, debits_fen: int, credits_fen: int) -> No
 
 async def account_balances(names: list[str]) -> dict[str, int]:
     """Credits minus debits for each named account (0 for an account never used)."""
-    rows = await LedgerAccount.filter(name__in=names).values_list("name", "debits_fen", "credits_fen")
+    rows = await LedgerAccount.filter(name__in=names).values_list(
+        "name", "debits_fen", "credits_fen"
+    )
     found = {name: credits - debits for name, debits, credits in rows}
     return {name: found.get(name, 0) for name in names}
 
@@ -174,7 +181,9 @@ async def _verify_transfers_balance(report: LedgerReport) -> None:
         entry[0 if side == LedgerSide.DEBIT else 1] += amount
         entry[2] += 1
         if amount <= 0:
-            report.problems.append(f"transfer {transfer_id}: posting of {amount} fen is not positive")
+            report.problems.append(
+                f"transfer {transfer_id}: posting of {amount} fen is not positive"
+            )
     report.postings = len(rows)
     transfer_ids = await Transfer.all().values_list("id", flat=True)
     report.transfers = len(transfer_ids)
@@ -218,7 +227,12 @@ async def _verify_account_totals(report: LedgerReport) -> None:
 
 async def _verify_cards(report: LedgerReport) -> None:
     cards = await Card.all().values(
-        "id", "merchant_id", "status", "balance_fen", "cash_value_fen", "escrow_held_fen",
+        "id",
+        "merchant_id",
+        "status",
+        "balance_fen",
+        "cash_value_fen",
+        "escrow_held_fen",
         "custody_ratio_bp",
     )
     report.cards = len(cards)
@@ -242,7 +256,9 @@ async def _verify_cards(report: LedgerReport) -> None:
     escrow_accounts = await LedgerAccount.filter(name__startswith="escrow:merchant:").values_list(
         "name", "debits_fen", "credits_fen"
     )
-    held = {int(name.rsplit(":", 1)[1]): credits - debits for name, debits, credits in escrow_accounts}
+    held = {
+        int(name.rsplit(":", 1)[1]): credits - debits for name, debits, credits in escrow_accounts
+    }
     for merchant_id in sorted(set(held) | set(escrow_by_merchant)):
         in_account, on_cards = held.get(merchant_id, 0), escrow_by_merchant.get(merchant_id, 0)
         if in_account != on_cards:
@@ -255,9 +271,18 @@ async def _verify_cards(report: LedgerReport) -> None:
 async def _verify_card_history(report: LedgerReport, cards: dict[int, dict]) -> None:
     """Replaying each card's transactions gives the money recorded on them and on the card."""
     replayed: dict[int, tuple[int, int]] = {}
-    rows = await Transfer.filter(card_id__isnull=False).order_by("id").values_list(
-        "card_id", "id", "kind", "amount_fen", "cash_amount_fen", "balance_after_fen",
-        "cash_value_after_fen",
+    rows = (
+        await Transfer.filter(card_id__isnull=False)
+        .order_by("id")
+        .values_list(
+            "card_id",
+            "id",
+            "kind",
+            "amount_fen",
+            "cash_amount_fen",
+            "balance_after_fen",
+            "cash_value_after_fen",
+        )
     )
     for card_id, transfer_id, kind, amount, cash_amount, balance_after, cash_after in rows:
         balance, cash = replayed.get(card_id, (0, 0))
@@ -265,9 +290,7 @@ async def _verify_card_history(report: LedgerReport, cards: dict[int, dict]) -> 
             balance, cash = amount, cash_amount
         elif kind == TransferKind.TOP_UP:
             balance, cash = balance + amount, cash + cash_amount
-        elif kind == TransferKind.REDEMPTION:
-            balance, cash = balance - amount, cash - cash_amount
-        elif kind == TransferKind.REFUND:
+        elif kind == TransferKind.REDEMPTION or kind == TransferKind.REFUND:
             balance, cash = balance - amount, cash - cash_amount
         if (balance, cash) != (balance_after, cash_after):
             report.problems.append(

@@ -15,11 +15,11 @@ MAX_FEN = 10**15
 def parse_money(text: object) -> int:
     """Parse an API money string into fen, or raise BadInput."""
     if not isinstance(text, str):
-        raise BadInput("Money must be a string with exactly two decimals, e.g. \"700.00\"")
+        raise BadInput('Money must be a string with exactly two decimals, e.g. "700.00"')
     match = _MONEY_PATTERN.fullmatch(text)
     if match is None:
         raise BadInput(
-            f"{text!r} is not a valid amount: write yuan with exactly two decimals, e.g. \"700.00\""
+            f'{text!r} is not a valid amount: write yuan with exactly two decimals, e.g. "700.00"'
         )
     fen = int(match.group(1)) * 100 + int(match.group(2))
     if fen > MAX_FEN:

@@ -41,7 +41,11 @@ async def refund_card(
     updated = await Card.filter(
         id=card.id, status=card.status, cash_value_fen=cash, escrow_held_fen=escrow
     ).update(
-        balance_fen=0, cash_value_fen=0, escrow_held_fen=0, status=CardStatus.REFUNDED, closed_at=now
+        balance_fen=0,
+        cash_value_fen=0,
+        escrow_held_fen=0,
+        status=CardStatus.REFUNDED,
+        closed_at=now,
     )
     if updated != 1:
         raise InvalidState("The card changed while it was being refunded; try again")
@@ -139,7 +143,7 @@ async def decide_refund(
         if claimed != 1:
             raise InvalidState("The refund request was decided meanwhile")
         if approve:
-            card, transfer = await refund_card(
+            _card, transfer = await refund_card(
                 request.card_id, initiated_by_id=principal.user_id, now=now
             )
             await RefundRequest.filter(id=request.id).update(

@@ -62,9 +62,7 @@ class SupervisionFigures:
         return sum(day.refunds_fen for day in self.daily)
 
 
-def period(
-    start: dt.date | None, end: dt.date | None, timezone: str
-) -> tuple[dt.date, dt.date]:
+def period(start: dt.date | None, end: dt.date | None, timezone: str) -> tuple[dt.date, dt.date]:
     """The dates covered: the last 30 days, today included, unless told otherwise."""
     today = clock.now().astimezone(ZoneInfo(timezone)).date()
     end = end or today
@@ -96,7 +94,9 @@ async def supervision_figures(
         merchants_by_status={
             status: int(status_counts.get(status, 0)) for status in MerchantStatus
         },
-        active_cards=await Card.filter(status=CardStatus.ACTIVE, expires_at__gt=clock.now()).count(),
+        active_cards=await Card.filter(
+            status=CardStatus.ACTIVE, expires_at__gt=clock.now()
+        ).count(),
         escrow_held_fen=sum(credits - debits for debits, credits in escrow_totals),
         outstanding_liability_fen=int(liability[0] or 0) if liability else 0,
         open_complaints=await Complaint.filter(status__in=OPEN_COMPLAINT_STATUSES).count(),

@@ -4,7 +4,15 @@ from services.ledger import verify_ledger
 from tests.support import buy_card, data_of, gql, make_merchant, make_user, redeem_fen, token_for
 
 CATEGORIES = "{ categories { code name } }"
-WALLET = "{ wallet { totalBalance totalCashValue cards { totalCount edges { node { balance cashValue status merchant { name } } } } } }"
+WALLET = """
+{
+  wallet {
+    totalBalance
+    totalCashValue
+    cards { totalCount edges { node { balance cashValue status merchant { name } } } }
+  }
+}
+"""
 
 
 async def test_categories_come_from_migrations(client):
