@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from auth import scoping
 from models import Card as CardRow
+from models import Transfer as TransferRow
 from models import User as UserRow
 from models.enums import RefundStatus, Role
-from schema.cards import Card, RefundRequest, Transaction, TransactionFilter, Wallet
+from schema.cards import (
+    Card,
+    CardOperationPayload,
+    RedemptionCode,
+    RefundRequest,
+    Transaction,
+    TransactionFilter,
+    Wallet,
+)
 from schema.context import Info
 from schema.ids import decode_id
+from schema.merchants import EscrowAccount
 from schema.pagination import Connection, to_connection
+from services import cards as card_service
+from services import escrow, events, refunds
 from services.pagination import page_request, paginate
 
 
@@ -62,3 +76,106 @@ async def refund_requests(
         query = query.filter(status=status)
     page = await paginate(query.order_by("-requested_at", "-id"), request)
     return to_connection(page, RefundRequest.of)
+
+
+def _payload(operation: card_service.CardOperation) -> CardOperationPayload:
+    return CardOperationPayload(
+        card=Card.of(operation.card), transaction=Transaction.of(operation.transfer)
+    )
+
+
+async def purchase_card(info: Info, product_id: str, idempotency_key: str) -> CardOperationPayload:
+    user_id = info.context.principal.require_role(Role.CONSUMER)
+    operation = await card_service.purchase(
+        user_id=user_id,
+        product_id=decode_id(product_id, "CardProduct"),
+        idempotency_key=idempotency_key,
+    )
+    return _payload(operation)
+
+
+async def top_up_card(
+    info: Info, card_id: str, pay_amount: int, idempotency_key: str
+) -> CardOperationPayload:
+    user_id = info.context.principal.require_role(Role.CONSUMER)
+    operation = await card_service.top_up(
+        user_id=user_id,
+        card_id=decode_id(card_id, "Card"),
+        pay_fen=pay_amount,
+        idempotency_key=idempotency_key,
+    )
+    return _payload(operation)
+
+
+async def issue_redemption_code(info: Info, card_id: str) -> RedemptionCode:
+    user_id = info.context.principal.require_role(Role.CONSUMER)
+    issued = await card_service.issue_redemption_code(
+        user_id=user_id, card_id=decode_id(card_id, "Card")
+    )
+    return RedemptionCode(code=issued.code, card=Card.of(issued.card), expires_at=issued.expires_at)
+
+
+async def redeem(
+    info: Info, code: str, store_id: str, amount: int, idempotency_key: str
+) -> CardOperationPayload:
+    principal = info.context.principal
+    merchant_id = principal.require_merchant()
+    assert principal.user_id is not None
+    operation = await card_service.redeem(
+        user_id=principal.user_id,
+        merchant_id=merchant_id,
+        staff_store_id=principal.store_id,
+        code=code,
+        store_id=decode_id(store_id, "Store"),
+        amount_fen=amount,
+        idempotency_key=idempotency_key,
+    )
+    return _payload(operation)
+
+
+async def request_refund(info: Info, card_id: str, reason: str) -> RefundRequest:
+    user_id = info.context.principal.require_role(Role.CONSUMER)
+    row = await refunds.request_refund(
+        user_id=user_id, card_id=decode_id(card_id, "Card"), reason=reason
+    )
+    return RefundRequest.of(row)
+
+
+async def decide_refund(
+    info: Info, refund_id: str, approve: bool, note: str | None
+) -> RefundRequest:
+    principal = info.context.principal
+    principal.require_role(Role.MERCHANT, Role.REGULATOR)
+    row = await refunds.decide_refund(
+        principal=principal,
+        refund_id=decode_id(refund_id, "RefundRequest"),
+        approve=approve,
+        note=note,
+    )
+    return RefundRequest.of(row)
+
+
+async def set_custody_ratio(
+    info: Info, merchant_id: str, ratio: float, reason: str
+) -> EscrowAccount:
+    regulator_id = info.context.principal.require_role(Role.REGULATOR)
+    merchant = await escrow.set_custody_ratio(
+        regulator_id=regulator_id,
+        merchant_id=decode_id(merchant_id, "Merchant"),
+        ratio=ratio,
+        reason=reason,
+    )
+    return EscrowAccount(merchant_row=merchant)
+
+
+async def card_activity(info: Info) -> AsyncIterator[Transaction]:
+    """Every transaction on the caller's own cards, as it commits."""
+    user_id = info.context.principal.require_role(Role.CONSUMER)
+    async for event in events.bus().subscribe(events.CARD_ACTIVITY):
+        if event.get("owner_id") != user_id:
+            continue
+        row = await TransferRow.get_or_none(id=event["transfer_id"])
+        if row is not None:
+            # Fresh loaders per event: a cached card would show the balance of the last one.
+            info.context.reset_loaders()
+            yield Transaction.of(row)

@@ -15,7 +15,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.enums import ErrorCode
 from schema.errors import ErrorCodes
-from schema.root import Mutation, Query
+from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
 
 
@@ -28,6 +28,7 @@ def build_schema() -> strawberry.Schema:
     return AnfuSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[ErrorCode],
         extensions=[ErrorCodes],
         config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]

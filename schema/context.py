@@ -30,5 +30,9 @@ class Context:
     def loaders(self) -> Loaders:
         return Loaders()
 
+    def reset_loaders(self) -> None:
+        """Forget cached rows (a subscription does so before each event)."""
+        self.__dict__.pop("loaders", None)
+
 
 Info = StrawberryInfo[Context, None]

@@ -1,0 +1,96 @@
+"""Custody ratios: a regulator's change re-balances every live card of the merchant.
+
+The change moves the difference between the merchant's settlement and custody
+accounts in one ledger transfer, so each live card keeps
+escrowHeld = ceil(ratio * cashValue) and custody still equals its cards' shares.
+"""
+
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from models import Card, Merchant
+from models.enums import CreditGrade, TransferKind
+from services import audit, clock, ledger
+from services.custody import FULL_CUSTODY_BP, MIN_CUSTODY_BP, custody_share, ratio_to_bp
+from services.errors import BadInput, InvalidState, NotFound
+from services.ledger import credit, debit
+
+MAX_REASON_LENGTH = 1000
+
+
+def check_ratio(ratio: float) -> int:
+    """The ratio in basis points, or BadInput outside 0.4 to 1.0 (at most 4 decimals)."""
+    if not MIN_CUSTODY_BP / FULL_CUSTODY_BP <= ratio <= 1.0:
+        raise BadInput("A custody ratio is between 0.4 and 1.0")
+    ratio_bp = ratio_to_bp(ratio)
+    if abs(ratio_bp / FULL_CUSTODY_BP - ratio) > 1e-9:
+        raise BadInput("A custody ratio has at most four decimals, e.g. 0.85")
+    return ratio_bp
+
+
+async def set_custody_ratio(
+    *, regulator_id: int, merchant_id: int, ratio: float, reason: str
+) -> Merchant:
+    ratio_bp = check_ratio(ratio)
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON_LENGTH:
+        raise BadInput(f"Give a reason of 1 to {MAX_REASON_LENGTH} characters")
+    merchant = await Merchant.get_or_none(id=merchant_id)
+    if merchant is None:
+        raise NotFound("No such merchant")
+    if merchant.credit_grade is CreditGrade.D and ratio_bp < FULL_CUSTODY_BP:
+        raise InvalidState("A merchant with credit grade D keeps 100 % of prepaid cash in custody")
+    async with in_transaction():
+        previous_bp = merchant.custody_ratio_bp
+        await Merchant.filter(id=merchant.id).update(custody_ratio_bp=ratio_bp)
+        moved = await _recustody_cards(merchant.id, ratio_bp)
+        await _record_adjustment(merchant.id, moved, regulator_id)
+        await audit.record(
+            actor_id=regulator_id,
+            action="CUSTODY_RATIO_SET",
+            subject_type="Merchant",
+            subject_id=merchant.id,
+            merchant_id=merchant.id,
+            reason=reason,
+            details={"from": previous_bp / FULL_CUSTODY_BP, "to": ratio_bp / FULL_CUSTODY_BP},
+        )
+    return await Merchant.get(id=merchant.id)
+
+
+async def _recustody_cards(merchant_id: int, ratio_bp: int) -> int:
+    """Give each live card its share at the new ratio; returns fen moved into custody (or out, < 0)."""
+    cards = (
+        await Card.filter(merchant_id=merchant_id, status__in=ledger.LIVE_CARD_STATUSES)
+        .order_by("id")
+        .select_for_update()
+    )
+    moved = 0
+    for card in cards:
+        share = custody_share(ratio_bp, card.cash_value_fen)
+        updated = await Card.filter(id=card.id, escrow_held_fen=card.escrow_held_fen).update(
+            escrow_held_fen=share, custody_ratio_bp=ratio_bp
+        )
+        if updated != 1:
+            raise InvalidState("A card changed while custody was being adjusted; try again")
+        moved += share - card.escrow_held_fen
+    return moved
+
+
+async def _record_adjustment(merchant_id: int, moved: int, regulator_id: int) -> None:
+    if moved == 0:
+        return
+    escrow, settlement = ledger.escrow_account(merchant_id), ledger.settlement_account(merchant_id)
+    legs = (
+        [debit(settlement, moved), credit(escrow, moved)]
+        if moved > 0
+        else [debit(escrow, -moved), credit(settlement, -moved)]
+    )
+    await ledger.record_transfer(
+        kind=TransferKind.CUSTODY_ADJUSTMENT,
+        merchant_id=merchant_id,
+        initiated_by_id=regulator_id,
+        cash_amount_fen=abs(moved),
+        legs=legs,
+        created_at=clock.now(),
+    )
