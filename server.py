@@ -7,6 +7,7 @@ principal decoded once from its token; schema/ and resolvers/ do the rest.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -31,7 +32,7 @@ from auth.tokens import principal_from_authorization
 from schema import schema
 from schema.context import Context
 from schema.errors import classify_all
-from services import cache, events
+from services import cache, complaints, events
 from services.errors import Unauthenticated
 from settings import Settings, get_settings
 
@@ -154,6 +155,18 @@ class MetricsMiddleware:
             REQUESTS.labels(path, str(status)).inc()
 
 
+async def sweep_complaints_forever(interval_seconds: float) -> None:
+    """Escalate overdue complaints now and then; several servers sweeping at once is harmless."""
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            escalated = await complaints.sweep_unanswered()
+            if escalated:
+                log.info("escalated %d overdue complaint(s) to mediation", escalated)
+        except Exception:
+            log.exception("complaint sweep failed; trying again later")
+
+
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """The application; `manage_database=False` when the caller already opened Tortoise."""
     settings = settings or get_settings()
@@ -164,9 +177,13 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             await Tortoise.init(config=settings.tortoise_config(), _enable_global_fallback=True)
         if settings.cache_url.startswith(("redis://", "rediss://")):
             events.use_bus(events.RedisBus(settings.cache_url))
+        sweeper = asyncio.create_task(sweep_complaints_forever(settings.complaint_sweep_seconds))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await events.bus().close()
             await cache.close_cache()
             if manage_database:

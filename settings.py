@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     jwt_audience: str = "anfu-api"
     access_token_minutes: int = 15
     refresh_token_days: int = 30
+    # Failed logins allowed per phone and per client address within the window.
+    login_failures_per_phone: int = 5
+    login_failures_per_address: int = 30
+    login_window_seconds: int = 15 * 60
 
     # Rules (DESIGN.md "Rules with their defaults"); amounts in fen.
     card_cash_cap_fen: int = 500_000
@@ -44,17 +48,22 @@ class Settings(BaseSettings):
     cooling_off_days: int = 7
     redemption_code_ttl_seconds: int = 300
     complaint_response_hours: int = 72
+    complaint_sweep_seconds: float = 300
 
     timezone: str = Field(default="Asia/Shanghai", alias="ANFU_TIMEZONE")
     log_level: str = Field(default="INFO", alias="ANFU_LOG_LEVEL")
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:
-        if self.is_production and len(self.anfu_jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+        if not self.is_production:
+            return self
+        if len(self.anfu_jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
             raise ValueError(
                 f"ANFU_JWT_SECRET must be set to at least {MIN_JWT_SECRET_BYTES} bytes "
                 "when ANFU_ENV=production"
             )
+        if self.anfu_jwt_secret == DEVELOPMENT_JWT_SECRET:
+            raise ValueError("ANFU_JWT_SECRET must not be the published development secret")
         return self
 
     @property
@@ -79,7 +88,7 @@ def orm_url(url: str, pool_min: int = 2, pool_max: int = 20) -> str:
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql", "asyncpg"}:
         return url
-    query = dict(parse_qsl(parts.query))
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
     query.setdefault("minsize", str(pool_min))
     query.setdefault("maxsize", str(pool_max))
     return urlunsplit(("asyncpg", parts.netloc, parts.path, urlencode(query), parts.fragment))

@@ -7,7 +7,10 @@ number, ledger postings) live here too so that they are written once.
 
 from __future__ import annotations
 
-from tortoise.expressions import Q, Subquery
+from typing import TypeVar
+
+from tortoise.expressions import Q
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from auth.principal import Principal
@@ -23,7 +26,14 @@ from models import (
     Transfer,
     User,
 )
-from models.enums import MerchantStatus, TransferKind
+from models.enums import CardProductStatus, MerchantStatus, TransferKind
+
+M = TypeVar("M", bound=Model)
+
+def _nothing(model: type[M]) -> QuerySet[M]:
+    """A query that matches no row (Tortoise has no `.none()`)."""
+    return model.filter(id__isnull=True)
+
 
 CARD_TRANSFER_KINDS = (
     TransferKind.PURCHASE,
@@ -53,8 +63,16 @@ def readable_stores(principal: Principal) -> QuerySet[Store]:
 
 
 def readable_card_products(principal: Principal) -> QuerySet[CardProduct]:
-    """Products of the merchants the caller may read."""
-    return CardProduct.filter(merchant_id__in=Subquery(readable_merchants(principal).values("id")))
+    """Products on sale (ACTIVE) of ACTIVE merchants; a merchant's own all; all for regulators.
+
+    The same rule as Merchant.cardProducts, so node(id:) reveals nothing the list hides.
+    """
+    if principal.is_regulator:
+        return CardProduct.all()
+    on_sale = Q(status=CardProductStatus.ACTIVE, merchant__status=MerchantStatus.ACTIVE)
+    if principal.is_merchant:
+        return CardProduct.filter(on_sale | Q(merchant_id=principal.merchant_id))
+    return CardProduct.filter(on_sale)
 
 
 def readable_cards(principal: Principal) -> QuerySet[Card]:
@@ -65,7 +83,7 @@ def readable_cards(principal: Principal) -> QuerySet[Card]:
         return Card.filter(owner_id=principal.user_id)
     if principal.is_merchant:
         return Card.filter(merchant_id=principal.merchant_id)
-    return Card.none()
+    return _nothing(Card)
 
 
 def readable_transactions(principal: Principal) -> QuerySet[Transfer]:
@@ -77,7 +95,7 @@ def readable_transactions(principal: Principal) -> QuerySet[Transfer]:
         return card_transfers.filter(card__owner_id=principal.user_id)
     if principal.is_merchant:
         return card_transfers.filter(merchant_id=principal.merchant_id)
-    return Transfer.none()
+    return _nothing(Transfer)
 
 
 def readable_complaints(principal: Principal) -> QuerySet[Complaint]:
@@ -87,7 +105,7 @@ def readable_complaints(principal: Principal) -> QuerySet[Complaint]:
         return Complaint.filter(complainant_id=principal.user_id)
     if principal.is_merchant:
         return Complaint.filter(merchant_id=principal.merchant_id)
-    return Complaint.none()
+    return _nothing(Complaint)
 
 
 def readable_refund_requests(principal: Principal) -> QuerySet[RefundRequest]:
@@ -97,7 +115,7 @@ def readable_refund_requests(principal: Principal) -> QuerySet[RefundRequest]:
         return RefundRequest.filter(card__owner_id=principal.user_id)
     if principal.is_merchant:
         return RefundRequest.filter(merchant_id=principal.merchant_id)
-    return RefundRequest.none()
+    return _nothing(RefundRequest)
 
 
 def readable_risk_alerts(principal: Principal) -> QuerySet[RiskAlert]:
@@ -106,7 +124,7 @@ def readable_risk_alerts(principal: Principal) -> QuerySet[RiskAlert]:
         return RiskAlert.all()
     if principal.is_merchant:
         return RiskAlert.filter(merchant_id=principal.merchant_id)
-    return RiskAlert.none()
+    return _nothing(RiskAlert)
 
 
 def readable_financing(principal: Principal) -> QuerySet[FinancingApplication]:
@@ -114,7 +132,7 @@ def readable_financing(principal: Principal) -> QuerySet[FinancingApplication]:
         return FinancingApplication.all()
     if principal.is_merchant:
         return FinancingApplication.filter(merchant_id=principal.merchant_id)
-    return FinancingApplication.none()
+    return _nothing(FinancingApplication)
 
 
 def readable_users(principal: Principal) -> QuerySet[User]:
@@ -125,7 +143,7 @@ def readable_users(principal: Principal) -> QuerySet[User]:
         return User.filter(Q(id=principal.user_id) | Q(merchant_id=principal.merchant_id))
     if principal.user_id is not None:
         return User.filter(id=principal.user_id)
-    return User.none()
+    return _nothing(User)
 
 
 def sees_merchant_internals(principal: Principal, merchant_id: int) -> bool:

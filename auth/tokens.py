@@ -18,6 +18,9 @@ from settings import Settings
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["sub", "role", "iss", "aud", "iat", "exp"]
+INVALID_TOKEN = "The access token is not valid"
+# Tolerated lead of a token's `iat` over our clock: several server processes issue tokens.
+CLOCK_SKEW_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -60,21 +63,35 @@ def decode_access_token(settings: Settings, token: str) -> Principal:
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": REQUIRED_CLAIMS},
+            # Times are checked below against services.clock, the clock that issued them.
+            options={
+                "require": REQUIRED_CLAIMS,
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
         )
-    except jwt.ExpiredSignatureError:
-        raise Unauthenticated("The access token has expired: refresh the session") from None
     except jwt.PyJWTError:
-        raise Unauthenticated("The access token is not valid") from None
+        raise Unauthenticated(INVALID_TOKEN) from None
+    now = clock.now().timestamp()
     try:
+        expires = _timestamp(claims["exp"])
+        issued = _timestamp(claims["iat"])
+        not_before = _timestamp(claims["nbf"]) if "nbf" in claims else None
         role = Role(claims["role"])
-        user_id = int(claims["sub"])
-        merchant_id = _optional_int(claims.get("merchant"))
-        store_id = _optional_int(claims.get("store"))
+        user_id = _id(claims["sub"])
+        merchant_id = _optional_id(claims.get("merchant"))
+        store_id = _optional_id(claims.get("store"))
     except (ValueError, TypeError):
-        raise Unauthenticated("The access token is not valid") from None
+        raise Unauthenticated(INVALID_TOKEN) from None
+    if issued > now + CLOCK_SKEW_SECONDS or (
+        not_before is not None and not_before > now + CLOCK_SKEW_SECONDS
+    ):
+        raise Unauthenticated(INVALID_TOKEN)
+    if expires <= now:
+        raise Unauthenticated("The access token has expired: refresh the session")
     if role is Role.MERCHANT and merchant_id is None:
-        raise Unauthenticated("The access token is not valid")
+        raise Unauthenticated(INVALID_TOKEN)
     return Principal(user_id=user_id, role=role, merchant_id=merchant_id, store_id=store_id)
 
 
@@ -88,12 +105,27 @@ def principal_from_authorization(settings: Settings, header: str | None) -> Prin
     return decode_access_token(settings, token.strip())
 
 
-def _optional_int(value: object) -> int | None:
+def _timestamp(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("not a NumericDate")
+    return value
+
+
+def _id(value: object) -> int:
+    """A row id: the server writes `sub` as a decimal string, other ids as integers."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("not an id")
+    return value
+
+
+def _optional_id(value: object) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    if isinstance(value, str):
         raise TypeError("not an id")
-    return int(value)
+    return _id(value)
 
 
 def new_refresh_token() -> str:

@@ -18,6 +18,8 @@ T = TypeVar("T")
 app = typer.Typer(help="Anfu: the prepaid-consumption supervision API.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The custody ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+complaints_app = typer.Typer(help="Complaints.", no_args_is_help=True)
+app.add_typer(complaints_app, name="complaints")
 
 
 def run_with_database(work: Callable[[], Awaitable[T]]) -> T:
@@ -127,8 +129,9 @@ def import_registry(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """Upsert registry records from CSV or JSON by credit code; bad rows are reported and skipped."""
-    from services.registry import import_rows, read_registry_file
     from tqdm import tqdm
+
+    from services.registry import import_rows, read_registry_file
 
     try:
         rows = read_registry_file(file)
@@ -183,3 +186,12 @@ def ledger_verify() -> None:
         typer.echo(f"PROBLEM {problem}", err=True)
     typer.echo(f"{len(report.problems)} problem(s) found", err=True)
     raise typer.Exit(1)
+
+
+@complaints_app.command("sweep")
+def complaints_sweep() -> None:
+    """Move complaints the merchant left unanswered past their deadline to mediation."""
+    from services.complaints import sweep_unanswered
+
+    escalated = run_with_database(sweep_unanswered)
+    typer.echo(f"{escalated} complaint(s) escalated to mediation")

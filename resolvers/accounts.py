@@ -8,7 +8,7 @@ from schema.context import Info
 from services import accounts
 
 
-def _payload(session: accounts.Session) -> AuthPayload:
+def session_payload(session: accounts.Session) -> AuthPayload:
     return AuthPayload(
         access_token=session.access_token,
         refresh_token=session.refresh_token,
@@ -29,18 +29,18 @@ async def register_consumer(input: RegisterConsumerInput) -> AuthPayload:
     session = await accounts.register_consumer(
         phone=input.phone, password=input.password, display_name=input.display_name
     )
-    return _payload(session)
+    return session_payload(session)
 
 
 async def login(info: Info, phone: str, password: str) -> AuthPayload:
     session = await accounts.login(
         phone=phone, password=password, client_address=info.context.client_address
     )
-    return _payload(session)
+    return session_payload(session)
 
 
 async def refresh_session(refresh_token: str) -> AuthPayload:
-    return _payload(await accounts.refresh_session(refresh_token))
+    return session_payload(await accounts.refresh_session(refresh_token))
 
 
 async def logout(refresh_token: str) -> bool:

@@ -102,3 +102,11 @@ class ComplaintFilter:
     merchant_id: strawberry.ID | None = None
     status: ComplaintStatus | None = None
     category: ComplaintCategory | None = None
+
+
+@strawberry.input
+class ComplaintInput:
+    merchant_id: strawberry.ID
+    card_id: strawberry.ID | None = None
+    category: ComplaintCategory
+    description: str

@@ -9,6 +9,7 @@ logged on the server only.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -21,11 +22,12 @@ from services.errors import DomainError, ErrorCode
 log = logging.getLogger("anfu.errors")
 
 INTERNAL_MESSAGE = "Internal server error"
+_CODES = frozenset(code.value for code in ErrorCode)
 
 
 def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
     """The error as the client may see it, with `extensions.code` set."""
-    if error.extensions and "code" in error.extensions:
+    if (error.extensions or {}).get("code") in _CODES:
         return error
     original = error.original_error
     while isinstance(original, GraphQLError) and original.original_error is not None:
@@ -35,23 +37,45 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
         return _with_code(error, original.code, message)
     if isinstance(error, GraphQLSyntaxError):
         return _with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED)
-    if original is None:
-        code = (
-            ErrorCode.BAD_USER_INPUT
-            if error.message.startswith("Variable '$")
-            else ErrorCode.GRAPHQL_VALIDATION_FAILED
-        )
-        if error.path:
-            # An error graphql-core raised during execution, e.g. a null in a non-null field.
-            code = ErrorCode.INTERNAL_SERVER_ERROR
-        return _with_code(error, code)
-    log.error(
-        "request %s failed at %s",
-        request_id,
-        ".".join(str(p) for p in error.path or ()),
-        exc_info=(type(original), original, original.__traceback__),
+    if not error.path:
+        # Before execution: a document or variables that do not fit the schema. graphql-core
+        # nests its own errors (a null for a non-null variable), and a scalar's parser may
+        # raise a plain ValueError for input it cannot read.
+        if _is_input_error(error.message):
+            return _with_code(error, ErrorCode.BAD_USER_INPUT)
+        if original is None or isinstance(original, GraphQLError):
+            return _with_code(error, ErrorCode.GRAPHQL_VALIDATION_FAILED)
+    return _internal(error, original, request_id)
+
+
+# Variable values that do not fit their types (graphql-core 3.3 and 3.2 wordings); other
+# messages about variables ("is never used", "is not defined") are about the document.
+_BAD_VARIABLE = re.compile(
+    r"Variable '\$\w+' (has invalid value|got invalid value"
+    r"|of required type .* was not provided|of non-null type .* must not be null)"
+    r"|Variable values are nested too deeply"
+)
+
+
+def _is_input_error(message: str) -> bool:
+    """A variable's value, or a literal a scalar refused, rather than a document that is wrong."""
+    return bool(_BAD_VARIABLE.match(message)) or (
+        message.startswith("Expected value of type '") and _ENCOUNTERED in message
     )
-    masked = GraphQLError(
+
+
+def _internal(
+    error: GraphQLError, original: BaseException | None, request_id: str | None
+) -> GraphQLError:
+    """Log the fault with the request id; the client learns only that there was one."""
+    log.error(
+        "request %s failed at %s: %s",
+        request_id,
+        ".".join(str(p) for p in error.path or ()) or "(operation)",
+        error.message,
+        exc_info=(type(original), original, original.__traceback__) if original else None,
+    )
+    return GraphQLError(
         INTERNAL_MESSAGE,
         nodes=error.nodes,
         source=error.source,
@@ -59,13 +83,21 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
         path=error.path,
         extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id},
     )
-    return masked
+
+
+# graphql-core 3.3 words a scalar's refusal as "<where>: Expected value of type 'T', but
+# encountered error '<reason>'; found: <value>." and 3.2 as "<where>; <reason>".
+_ENCOUNTERED = ", but encountered error '"
 
 
 def _input_message(error: GraphQLError, original: DomainError) -> str:
-    """Keep graphql-core's pointer to the bad variable or argument, then our reason."""
-    head = error.message.split(";")[0]
-    return f"{head}: {original.message}" if head != error.message else original.message
+    """Keep graphql-core's pointer to the bad variable or argument, then our reason, once."""
+    head, found, _rest = error.message.partition(_ENCOUNTERED)
+    if not found:
+        head = error.message.split(";")[0]
+        if head == error.message:
+            return original.message
+    return f"{head}: {original.message}"
 
 
 def _with_code(error: GraphQLError, code: ErrorCode, message: str | None = None) -> GraphQLError:

@@ -28,16 +28,20 @@ from models import (
     Merchant,
     Posting,
     RefundRequest,
+    RiskAlert,
     RiskAlertTransfer,
     Store,
     Transfer,
     User,
 )
-from models.enums import MerchantStatus
+from models.enums import MerchantStatus, RiskLevel
 from services.ledger import LIVE_CARD_STATUSES
+from services.stats import OPEN_ALERT_STATUSES
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K", bound=Hashable)
+
+SEVERITY_RANK = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
 
 
 def _by_key(model: type[M], field: str = "id") -> DataLoader[Any, M | None]:
@@ -192,6 +196,25 @@ class Loaders:
             )
 
         return _aggregate(fetch)
+
+    @cached_property
+    def risk_level_by_merchant(self) -> DataLoader[int, RiskLevel]:
+        """The highest severity among the merchant's open (OPEN or ACKNOWLEDGED) alerts, else LOW."""
+
+        async def fetch(merchant_ids: list[int]) -> list[tuple[int, RiskLevel]]:
+            rows = (
+                await RiskAlert.filter(merchant_id__in=merchant_ids, status__in=OPEN_ALERT_STATUSES)
+                .distinct()
+                .values_list("merchant_id", "severity")
+            )
+            highest: dict[int, RiskLevel] = {}
+            for merchant_id, severity in rows:
+                level = RiskLevel(severity)
+                if SEVERITY_RANK[level] > SEVERITY_RANK[highest.get(merchant_id, RiskLevel.LOW)]:
+                    highest[merchant_id] = level
+            return list(highest.items())
+
+        return _aggregate(fetch, RiskLevel.LOW)
 
     @cached_property
     def credit_scores_by_merchant(self) -> DataLoader[int, list[CreditScore]]:

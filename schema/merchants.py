@@ -212,9 +212,10 @@ class Merchant(Node):
         )
 
     @strawberry.field(description="The merchant itself and regulators only.")
-    def risk_level(self, info: Info) -> RiskLevel | None:
+    async def risk_level(self, info: Info) -> RiskLevel | None:
+        # The highest severity among open (OPEN or ACKNOWLEDGED) alerts, LOW when none.
         require_internals(info, self.row.id, "risk level")
-        return self.row.risk_level
+        return await info.context.loaders.risk_level_by_merchant.load(self.row.id)
 
     @strawberry.field(description="The merchant itself and regulators only.")
     def escrow(self, info: Info) -> EscrowAccount | None:

@@ -161,3 +161,11 @@ class SupervisionStats:
             )
             for day in self.figures.daily
         ]
+
+
+@strawberry.input
+class AnnouncementInput:
+    kind: AnnouncementKind
+    title: str
+    body: str
+    pinned: bool | None = False

@@ -8,7 +8,17 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import accounts, cards, complaints, credit, merchants, node, platform
+from resolvers import (
+    accounts,
+    cards,
+    complaints,
+    credit,
+    merchants,
+    node,
+    onboarding,
+    platform,
+    supervision,
+)
 from schema.accounts import AuthPayload, RegisterConsumerInput, User
 from schema.cards import (
     Card,
@@ -19,15 +29,42 @@ from schema.cards import (
     TransactionFilter,
     Wallet,
 )
-from schema.complaints import Complaint, ComplaintFilter
+from schema.complaints import Complaint, ComplaintFilter, ComplaintInput
 from schema.context import Info
 from schema.credit import RiskAlert, RiskAlertFilter
-from schema.enums import AnnouncementKind, FinancingStatus, RefundStatus
-from schema.merchants import Category, EscrowAccount, Merchant, MerchantFilter, RegistryRecord
+from schema.enums import (
+    AnnouncementKind,
+    CardProductStatus,
+    ComplaintOutcome,
+    FinancingStatus,
+    RefundStatus,
+)
+from schema.merchants import (
+    CardProduct,
+    Category,
+    EscrowAccount,
+    Merchant,
+    MerchantFilter,
+    RegistryRecord,
+    Store,
+)
 from schema.node import Node
+from schema.onboarding import (
+    AddStaffInput,
+    CardProductInput,
+    MerchantRegistrationPayload,
+    RegisterMerchantInput,
+    StoreInput,
+)
 from schema.pagination import Connection
-from schema.platform import Announcement, FinancingApplication, SupervisionStats
+from schema.platform import (
+    Announcement,
+    AnnouncementInput,
+    FinancingApplication,
+    SupervisionStats,
+)
 from schema.scalars import Money
+from schema.supervision import AuditEntry, AuditFilter, MerchantClosureReport
 
 
 @strawberry.type
@@ -137,6 +174,19 @@ class Query:
     ) -> SupervisionStats:
         return await platform.supervision_stats(info, from_, to)
 
+    @strawberry.field(
+        description="Regulators only: their actions (reviews, suspensions, closures, custody "
+        "changes, complaint rulings, refund decisions, announcements), newest first."
+    )
+    async def audit_trail(
+        self,
+        info: Info,
+        filter: AuditFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEntry]:
+        return await supervision.audit_trail(info, filter, first, after)
+
     @strawberry.field(description="Regulators only.")
     async def registry_record(self, info: Info, credit_code: str) -> RegistryRecord | None:
         return await merchants.registry_record(info, credit_code)
@@ -217,6 +267,105 @@ class Mutation:
         self, info: Info, merchant_id: strawberry.ID, ratio: float, reason: str
     ) -> EscrowAccount:
         return await cards.set_custody_ratio(info, merchant_id, ratio, reason)
+
+    @strawberry.mutation(
+        description="Creates a merchant account and its application, checked against the registry."
+    )
+    async def register_merchant(self, input: RegisterMerchantInput) -> MerchantRegistrationPayload:
+        return await onboarding.register_merchant(input)
+
+    @strawberry.mutation(
+        description="Regulators: approve (the merchant goes public) or reject an application; "
+        "a reason is required to reject, or to approve despite registry findings."
+    )
+    async def review_merchant(
+        self, info: Info, merchant_id: strawberry.ID, approve: bool, reason: str | None = None
+    ) -> Merchant:
+        return await onboarding.review_merchant(info, merchant_id, approve, reason)
+
+    @strawberry.mutation(description="The merchant's owner adds a store.")
+    async def add_store(self, info: Info, input: StoreInput) -> Store:
+        return await onboarding.add_store(info, input)
+
+    @strawberry.mutation(description="The merchant's owner closes one of its stores.")
+    async def close_store(self, info: Info, store_id: strawberry.ID) -> Store:
+        return await onboarding.close_store(info, store_id)
+
+    @strawberry.mutation(description="The merchant's owner adds a staff account.")
+    async def add_staff(self, info: Info, input: AddStaffInput) -> User:
+        return await onboarding.add_staff(info, input)
+
+    @strawberry.mutation(
+        description="The merchant's owner creates a card product (on sale at once)."
+    )
+    async def create_card_product(self, info: Info, input: CardProductInput) -> CardProduct:
+        return await onboarding.create_card_product(info, input)
+
+    @strawberry.mutation(description="ACTIVE and SUSPENDED switch freely; RETIRED is final.")
+    async def set_card_product_status(
+        self, info: Info, product_id: strawberry.ID, status: CardProductStatus
+    ) -> CardProduct:
+        return await onboarding.set_card_product_status(info, product_id, status)
+
+    @strawberry.mutation(
+        description="Consumers who hold or held a card with the merchant complain about it."
+    )
+    async def file_complaint(self, info: Info, input: ComplaintInput) -> Complaint:
+        return await complaints.file_complaint(info, input)
+
+    @strawberry.mutation(description="The merchant answers a SUBMITTED complaint.")
+    async def respond_to_complaint(
+        self, info: Info, complaint_id: strawberry.ID, message: str
+    ) -> Complaint:
+        return await complaints.respond_to_complaint(info, complaint_id, message)
+
+    @strawberry.mutation(description="The consumer asks a regulator to mediate.")
+    async def escalate_complaint(
+        self, info: Info, complaint_id: strawberry.ID, message: str | None = None
+    ) -> Complaint:
+        return await complaints.escalate_complaint(info, complaint_id, message)
+
+    @strawberry.mutation(
+        description="Regulators rule on an answered or mediated complaint; DISMISSED rejects it, "
+        "UPHELD with refundCard refunds the card."
+    )
+    async def resolve_complaint(
+        self,
+        info: Info,
+        complaint_id: strawberry.ID,
+        outcome: ComplaintOutcome,
+        resolution: str,
+        refund_card: bool | None = None,
+    ) -> Complaint:
+        return await complaints.resolve_complaint(
+            info, complaint_id, outcome, resolution, refund_card
+        )
+
+    @strawberry.mutation(description="The consumer withdraws an open complaint.")
+    async def withdraw_complaint(self, info: Info, complaint_id: strawberry.ID) -> Complaint:
+        return await complaints.withdraw_complaint(info, complaint_id)
+
+    @strawberry.mutation(description="Regulators: stops sales; redemption and refunds go on.")
+    async def suspend_merchant(
+        self, info: Info, merchant_id: strawberry.ID, reason: str
+    ) -> Merchant:
+        return await supervision.suspend_merchant(info, merchant_id, reason)
+
+    @strawberry.mutation(description="Regulators: a suspended merchant sells again.")
+    async def reinstate_merchant(
+        self, info: Info, merchant_id: strawberry.ID, reason: str
+    ) -> Merchant:
+        return await supervision.reinstate_merchant(info, merchant_id, reason)
+
+    @strawberry.mutation(description="Closes a merchant and refunds every live card from custody.")
+    async def close_merchant(
+        self, info: Info, merchant_id: strawberry.ID, reason: str
+    ) -> MerchantClosureReport:
+        return await supervision.close_merchant(info, merchant_id, reason)
+
+    @strawberry.mutation(description="Regulators publish an announcement for everyone.")
+    async def publish_announcement(self, info: Info, input: AnnouncementInput) -> Announcement:
+        return await supervision.publish_announcement(info, input)
 
 
 @strawberry.type

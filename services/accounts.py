@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from auth import passwords, tokens
 from models import RefreshToken, User
@@ -19,9 +18,8 @@ from settings import get_settings
 
 PHONE_PATTERN = re.compile(r"1[3-9][0-9]{9}")
 MAX_NAME_LENGTH = 64
-LOGIN_FAILURES_PER_PHONE = 5
-LOGIN_FAILURES_PER_ADDRESS = 30
-LOGIN_WINDOW_SECONDS = 15 * 60
+# Longer passwords cannot be right (the policy caps them): no need to hash all of one.
+MAX_PASSWORD_CHECKED = passwords.MAX_PASSWORD_LENGTH + 1
 WRONG_CREDENTIALS = "Wrong phone number or password"
 
 
@@ -69,7 +67,7 @@ async def create_user(
         return await User.create(
             role=role,
             phone=phone,
-            password_hash=passwords.hash_password(password),
+            password_hash=await passwords.hash_password_async(password),
             display_name=display_name,
             merchant_id=merchant_id,
             store_id=store_id,
@@ -89,34 +87,54 @@ async def register_consumer(*, phone: str, password: str, display_name: str) -> 
 
 async def login(*, phone: str, password: str, client_address: str | None) -> Session:
     """One message for a wrong phone or a wrong password; failures are rate limited."""
-    await _check_not_locked_out(phone, client_address)
-    user = await User.get_or_none(phone=phone.strip())
+    phone = phone.strip()
+    attempts = await _count_attempt(phone, client_address)
+    user = None
+    if PHONE_PATTERN.fullmatch(phone) and len(password) <= passwords.MAX_PASSWORD_LENGTH:
+        user = await User.get_or_none(phone=phone)
     if user is None or not user.is_active:
-        passwords.verify_password(passwords.dummy_hash(), password)
-        await _count_failure(phone, client_address)
+        # Verify anyway so that an unknown phone costs as much as a wrong password.
+        await passwords.verify_password_async(
+            passwords.dummy_hash(), password[:MAX_PASSWORD_CHECKED]
+        )
         raise Unauthenticated(WRONG_CREDENTIALS)
-    if not passwords.verify_password(user.password_hash, password):
-        await _count_failure(phone, client_address)
+    if not await passwords.verify_password_async(user.password_hash, password):
         raise Unauthenticated(WRONG_CREDENTIALS)
+    # Only failures count: take this attempt back.
+    await _forget_attempt(attempts)
     return await start_session(user)
 
 
-def _failure_keys(phone: str, client_address: str | None) -> list[tuple[str, int]]:
-    keys = [(f"login-failures:phone:{phone.strip()}", LOGIN_FAILURES_PER_PHONE)]
+def _attempt_keys(phone: str, client_address: str | None) -> list[tuple[str, int]]:
+    settings = get_settings()
+    keys = []
+    # A string that is no phone number gets no counter of its own: it cannot match an account,
+    # and every distinct string would otherwise take a cache entry.
+    if PHONE_PATTERN.fullmatch(phone):
+        keys.append((f"login-failures:phone:{phone}", settings.login_failures_per_phone))
     if client_address:
-        keys.append((f"login-failures:address:{client_address}", LOGIN_FAILURES_PER_ADDRESS))
+        keys.append(
+            (f"login-failures:address:{client_address}", settings.login_failures_per_address)
+        )
     return keys
 
 
-async def _check_not_locked_out(phone: str, client_address: str | None) -> None:
-    for key, limit in _failure_keys(phone, client_address):
-        if int(await cache.cache().get(key) or 0) >= limit:
-            raise RateLimited("Too many failed logins; wait a few minutes and try again")
+async def _count_attempt(phone: str, client_address: str | None) -> list[str]:
+    """Count the attempt before checking the password, so that concurrent guesses cannot
+    all slip under the limit; RATE_LIMITED once a phone or an address has used its share."""
+    window = get_settings().login_window_seconds
+    keys = _attempt_keys(phone, client_address)
+    counts = [await cache.hit(key, window) for key, _limit in keys]
+    if any(count > limit for count, (_key, limit) in zip(counts, keys, strict=True)):
+        raise RateLimited("Too many failed logins; wait a few minutes and try again")
+    return [key for key, _limit in keys]
 
 
-async def _count_failure(phone: str, client_address: str | None) -> None:
-    for key, _limit in _failure_keys(phone, client_address):
-        await cache.hit(key, LOGIN_WINDOW_SECONDS)
+async def _forget_attempt(keys: list[str]) -> None:
+    for key in keys:
+        # A counter that expired meanwhile comes back as -1 without a TTL: drop it.
+        if await cache.cache().increment(key, -1) <= 0:
+            await cache.cache().delete(key)
 
 
 async def start_session(user: User, family: str | None = None) -> Session:
@@ -149,11 +167,16 @@ async def refresh_session(refresh_token: str) -> Session:
     now = clock.now()
     if stored.revoked_at is not None or stored.expires_at <= now:
         raise Unauthenticated("The session has ended; log in again")
-    async with in_transaction():
-        # Claim the token: only one refresh can spend it, even when two race.
-        spent = await RefreshToken.filter(
-            id=stored.id, used_at__isnull=True, revoked_at__isnull=True
-        ).update(used_at=now)
+    # A reuse may revoke the family while a racing refresh is still adding its new token, which
+    # then escapes the revocation: a family with any revoked token is revoked as a whole.
+    if await RefreshToken.filter(family=stored.family, revoked_at__isnull=False).exists():
+        await revoke_family(stored.family)
+        raise Unauthenticated("The session has ended; log in again")
+    # Claim the token with an UPDATE that matches it only while unspent: of two refreshes
+    # racing with it, only one sees a row count of 1.
+    spent = await RefreshToken.filter(
+        id=stored.id, used_at__isnull=True, revoked_at__isnull=True
+    ).update(used_at=now)
     if spent != 1:
         await revoke_family(stored.family)
         raise Unauthenticated("The refresh token was already used; the session is revoked")

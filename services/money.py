@@ -29,6 +29,9 @@ def parse_money(text: object) -> int:
 
 def format_money(fen: int) -> str:
     """Fen as a yuan string with two decimals; negative amounts keep their sign."""
+    if isinstance(fen, bool) or not isinstance(fen, int):
+        # A float or Decimal here means money left integer fen somewhere: fail, never round.
+        raise TypeError(f"Money is integer fen, not {type(fen).__name__}")
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), 100)
     return f"{sign}{whole}.{cents:02d}"

@@ -47,9 +47,11 @@ def decode_cursor(cursor: str) -> int:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadInput("The cursor is not one this API gave out") from None
-    if not text.startswith(_CURSOR_PREFIX) or not text[len(_CURSOR_PREFIX) :].isdigit():
+    # ASCII digits only: str.isdigit() also takes "²" (int() fails) and "٣" (int() reads 3).
+    digits = text[len(_CURSOR_PREFIX) :]
+    if not text.startswith(_CURSOR_PREFIX) or not (digits.isascii() and digits.isdigit()):
         raise BadInput("The cursor is not one this API gave out")
-    return int(text[len(_CURSOR_PREFIX) :])
+    return int(digits)
 
 
 def page_request(first: int | None, after: str | None) -> PageRequest:

@@ -1,0 +1,263 @@
+"""Complaints: a consumer complains, the merchant answers, a regulator mediates and resolves.
+
+SUBMITTED -> MERCHANT_RESPONDED (the merchant answers within 72 hours) or
+UNDER_MEDIATION (the consumer escalates, or nobody answered in time: the sweep);
+the consumer may withdraw while the complaint is open; a regulator resolves an
+answered or mediated complaint, and an UPHELD outcome can refund the card.
+Every step is an event with its time, the actor's role and a message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from auth.principal import Principal
+from models import Card, Complaint, ComplaintEvent, Merchant, RefundRequest, Transfer
+from models.enums import (
+    CardStatus,
+    ComplaintCategory,
+    ComplaintOutcome,
+    ComplaintStatus,
+    RefundStatus,
+    Role,
+)
+from services import audit, clock, events
+from services.errors import BadInput, Forbidden, InvalidState, NotFound
+from services.refunds import refund_card
+from settings import get_settings
+
+MAX_TEXT = 2000
+OPEN_STATUSES = (
+    ComplaintStatus.SUBMITTED,
+    ComplaintStatus.MERCHANT_RESPONDED,
+    ComplaintStatus.UNDER_MEDIATION,
+)
+RESOLVABLE = (ComplaintStatus.MERCHANT_RESPONDED, ComplaintStatus.UNDER_MEDIATION)
+
+
+def _text(value: str | None, what: str, *, required: bool = True) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise BadInput(f"The {what} must not be empty")
+        return None
+    if len(value) > MAX_TEXT:
+        raise BadInput(f"The {what} has at most {MAX_TEXT} characters")
+    return value
+
+
+async def _event(
+    complaint: Complaint, role: Role, actor_id: int | None, action: str, message: str | None
+) -> None:
+    await ComplaintEvent.create(
+        complaint_id=complaint.id,
+        at=clock.now(),
+        actor_role=role,
+        actor_id=actor_id,
+        action=action,
+        message=message,
+    )
+
+
+async def _move(
+    complaint: Complaint,
+    allowed_from: tuple[ComplaintStatus, ...],
+    to: ComplaintStatus,
+    **fields: object,
+) -> None:
+    """Claim the transition with an UPDATE matching the expected state (checked rows affected)."""
+    if complaint.status not in allowed_from:
+        raise InvalidState(f"A {complaint.status.value} complaint cannot become {to.value}")
+    changed = await Complaint.filter(id=complaint.id, status=complaint.status).update(
+        status=to, **fields
+    )
+    if changed != 1:
+        raise InvalidState("The complaint changed meanwhile; try again")
+    complaint.status = to
+
+
+async def file_complaint(
+    *,
+    consumer_id: int,
+    merchant_id: int,
+    card_id: int | None,
+    category: ComplaintCategory,
+    description: str,
+) -> Complaint:
+    """Only a consumer who holds or held a card with the merchant may complain about it."""
+    text = _text(description, "description")
+    if not await Merchant.exists(id=merchant_id):
+        raise NotFound("No such merchant")
+    if card_id is not None:
+        if not await Card.exists(id=card_id, owner_id=consumer_id, merchant_id=merchant_id):
+            raise NotFound("No such card of yours with this merchant")
+    elif not await Card.exists(owner_id=consumer_id, merchant_id=merchant_id):
+        raise Forbidden("Only a consumer who holds or held a card with the merchant may complain")
+    now = clock.now()
+    async with in_transaction():
+        complaint = await Complaint.create(
+            complainant_id=consumer_id,
+            merchant_id=merchant_id,
+            card_id=card_id,
+            category=category,
+            description=text,
+            respond_by=now + timedelta(hours=get_settings().complaint_response_hours),
+            created_at=now,
+        )
+        await _event(complaint, Role.CONSUMER, consumer_id, "SUBMITTED", text)
+    return complaint
+
+
+async def _complaint_for(principal: Principal, complaint_id: int) -> Complaint:
+    """The complaint if the caller is its complainant, its merchant or a regulator."""
+    query = Complaint.filter(id=complaint_id)
+    if principal.is_consumer:
+        query = query.filter(complainant_id=principal.user_id)
+    elif principal.is_merchant:
+        query = query.filter(merchant_id=principal.merchant_id)
+    elif not principal.is_regulator:
+        raise Forbidden("Sign in as the complainant, the merchant or a regulator")
+    complaint = await query.first()
+    if complaint is None:
+        raise NotFound("No such complaint")
+    return complaint
+
+
+async def respond(*, principal: Principal, complaint_id: int, message: str) -> Complaint:
+    principal.require_merchant()
+    complaint = await _complaint_for(principal, complaint_id)
+    text = _text(message, "response")
+    async with in_transaction():
+        await _move(complaint, (ComplaintStatus.SUBMITTED,), ComplaintStatus.MERCHANT_RESPONDED)
+        await _event(complaint, Role.MERCHANT, principal.user_id, "RESPONDED", text)
+    return await Complaint.get(id=complaint.id)
+
+
+async def escalate(*, principal: Principal, complaint_id: int, message: str | None) -> Complaint:
+    principal.require_role(Role.CONSUMER)
+    complaint = await _complaint_for(principal, complaint_id)
+    text = _text(message, "message", required=False)
+    async with in_transaction():
+        await _move(
+            complaint,
+            (ComplaintStatus.SUBMITTED, ComplaintStatus.MERCHANT_RESPONDED),
+            ComplaintStatus.UNDER_MEDIATION,
+        )
+        await _event(complaint, Role.CONSUMER, principal.user_id, "ESCALATED", text)
+    return await Complaint.get(id=complaint.id)
+
+
+async def withdraw(*, principal: Principal, complaint_id: int) -> Complaint:
+    principal.require_role(Role.CONSUMER)
+    complaint = await _complaint_for(principal, complaint_id)
+    async with in_transaction():
+        await _move(complaint, OPEN_STATUSES, ComplaintStatus.WITHDRAWN, resolved_at=clock.now())
+        await _event(complaint, Role.CONSUMER, principal.user_id, "WITHDRAWN", None)
+    return await Complaint.get(id=complaint.id)
+
+
+async def resolve(
+    *,
+    principal: Principal,
+    complaint_id: int,
+    outcome: ComplaintOutcome,
+    resolution: str,
+    refund_card_too: bool,
+) -> Complaint:
+    """A regulator's ruling; UPHELD with `refund_card_too` refunds the card through the ledger."""
+    regulator_id = principal.require_role(Role.REGULATOR)
+    complaint = await _complaint_for(principal, complaint_id)
+    text = _text(resolution, "resolution")
+    if refund_card_too and outcome is not ComplaintOutcome.UPHELD:
+        raise BadInput("Only an UPHELD complaint orders a refund")
+    if refund_card_too and complaint.card_id is None:
+        raise BadInput("The complaint names no card to refund")
+    status = (
+        ComplaintStatus.REJECTED
+        if outcome is ComplaintOutcome.DISMISSED
+        else ComplaintStatus.RESOLVED
+    )
+    now = clock.now()
+    refund_transfer = None
+    owner_id = complaint.complainant_id
+    async with in_transaction():
+        await _move(
+            complaint, RESOLVABLE, status, outcome=outcome, resolution=text, resolved_at=now
+        )
+        if refund_card_too:
+            assert complaint.card_id is not None
+            request, refund_transfer = await _refund_ordered(
+                complaint.card_id, complaint.merchant_id, owner_id, regulator_id, text or "", now
+            )
+            await Complaint.filter(id=complaint.id).update(refund_id=request.id)
+        await _event(
+            complaint, Role.REGULATOR, regulator_id, "RESOLVED", f"{outcome.value}: {text}"
+        )
+        await audit.record(
+            actor_id=regulator_id,
+            action="COMPLAINT_RESOLVED",
+            subject_type="Complaint",
+            subject_id=complaint.id,
+            merchant_id=complaint.merchant_id,
+            reason=text,
+            details={"outcome": outcome.value, "refund": refund_transfer is not None},
+        )
+    if refund_transfer is not None:
+        await events.card_transaction(refund_transfer, owner_id=owner_id)
+    return await Complaint.get(id=complaint.id)
+
+
+async def _refund_ordered(
+    card_id: int, merchant_id: int, owner_id: int, regulator_id: int, ruling: str, now: datetime
+) -> tuple[RefundRequest, Transfer]:
+    """Refund the card; a pending request for it is the one approved, else a new one records it."""
+    card = await Card.get(id=card_id)
+    if card.status is CardStatus.REFUNDED:
+        raise InvalidState("The card is already refunded")
+    _card, transfer = await refund_card(card_id, initiated_by_id=regulator_id, now=now)
+    decision = {
+        "status": RefundStatus.APPROVED,
+        "decided_at": now,
+        "decided_by_id": regulator_id,
+        "decision_note": "Refunded by a regulator's ruling on a complaint",
+        "transfer_id": transfer.id,
+        "amount_fen": transfer.cash_amount_fen,
+    }
+    pending = await RefundRequest.filter(card_id=card_id, status=RefundStatus.PENDING).first()
+    if pending is not None:
+        await RefundRequest.filter(id=pending.id).update(**decision)
+        return await RefundRequest.get(id=pending.id), transfer
+    request = await RefundRequest.create(
+        card_id=card_id,
+        merchant_id=merchant_id,
+        requested_by_id=owner_id,
+        reason=f"Complaint upheld: {ruling}"[:MAX_TEXT],
+        requested_at=now,
+        **decision,
+    )
+    return request, transfer
+
+
+async def sweep_unanswered(now: datetime | None = None) -> int:
+    """Escalate complaints the merchant left unanswered past their deadline; returns how many."""
+    now = now or clock.now()
+    overdue = await Complaint.filter(status=ComplaintStatus.SUBMITTED, respond_by__lte=now)
+    escalated = 0
+    for complaint in overdue:
+        async with in_transaction():
+            changed = await Complaint.filter(
+                id=complaint.id, status=ComplaintStatus.SUBMITTED
+            ).update(status=ComplaintStatus.UNDER_MEDIATION)
+            if changed != 1:
+                continue  # answered or withdrawn meanwhile
+            await ComplaintEvent.create(
+                complaint_id=complaint.id,
+                at=now,
+                actor_role=Role.REGULATOR,
+                action="AUTO_ESCALATED",
+                message="The merchant did not respond in time: moved to mediation by the platform",
+            )
+        escalated += 1
+    return escalated

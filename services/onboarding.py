@@ -1,0 +1,224 @@
+"""Merchant onboarding: an application checked against the registry, then a regulator's review.
+
+`register_merchant` creates the owner's account, the merchant (PENDING_REVIEW)
+and its stores in one transaction, after checking the credit code's form and
+GB 32100-2015 check character. The registry check never refuses an
+application: it records what matched and what did not, in words a reviewer
+can act on, and the regulator decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models import Category, Merchant, RegistryRecord, Store
+from models.enums import MerchantStatus, Role, StoreStatus
+from services import accounts, audit, clock
+from services.credit_code import problem_with
+from services.errors import BadInput, InvalidState, NotFound
+
+OPERATING_STATUS = "存续"
+MIN_MONTHS_ESTABLISHED = 6
+MAX_STORES_PER_APPLICATION = 200
+MAX_NAME_LENGTH = 128
+MAX_ADDRESS_LENGTH = 255
+MAX_REASON_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class StoreDraft:
+    name: str
+    address: str
+    district: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Application:
+    name: str
+    credit_code: str
+    legal_representative: str
+    category_code: str
+    contact_phone: str
+    password: str
+    stores: list[StoreDraft]
+
+
+@dataclass(frozen=True)
+class Registration:
+    merchant: Merchant
+    session: accounts.Session
+
+
+def clean_text(value: str, what: str, max_length: int) -> str:
+    value = value.strip()
+    if not value or len(value) > max_length:
+        raise BadInput(f"The {what} has 1 to {max_length} characters")
+    return value
+
+
+def clean_store(draft: StoreDraft) -> StoreDraft:
+    phone = draft.phone.strip() if draft.phone else None
+    if phone is not None and not (5 <= len(phone) <= 20):
+        raise BadInput("A store phone has 5 to 20 characters")
+    return StoreDraft(
+        name=clean_text(draft.name, "store name", MAX_NAME_LENGTH),
+        address=clean_text(draft.address, "store address", MAX_ADDRESS_LENGTH),
+        district=clean_text(draft.district, "store district", 32),
+        phone=phone or None,
+    )
+
+
+def registry_findings(
+    record: RegistryRecord | None, name: str, legal_representative: str, today: dt.date
+) -> list[str]:
+    """What differs between an application and the registry; empty when everything matches."""
+    if record is None:
+        return ["The registry has no business with this credit code"]
+    findings = []
+    if record.name != name:
+        findings.append(
+            f"Name differs: the registry has 「{record.name}」, the application 「{name}」"
+        )
+    if record.legal_representative != legal_representative:
+        findings.append(
+            f"Legal representative differs: the registry has 「{record.legal_representative}」, "
+            f"the application 「{legal_representative}」"
+        )
+    if record.registration_status != OPERATING_STATUS:
+        findings.append(
+            f"Registration status is 「{record.registration_status}」, not 「{OPERATING_STATUS}」 "
+            "(in operation)"
+        )
+    if record.established_on > _months_before(today, MIN_MONTHS_ESTABLISHED):
+        findings.append(
+            f"Established on {record.established_on.isoformat()}, less than "
+            f"{MIN_MONTHS_ESTABLISHED} months ago"
+        )
+    if record.on_abnormal_list:
+        findings.append("Listed on the abnormal-operations list (经营异常名录)")
+    return findings
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    for last_day in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month + 1, last_day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+async def register_merchant(application: Application) -> Registration:
+    """Create the owner's account, the application and its stores; nothing when input is bad."""
+    credit_code = application.credit_code.strip().upper()
+    problem = problem_with(credit_code)
+    if problem:
+        raise BadInput(f"Invalid unified social credit code: {problem}")
+    name = clean_text(application.name, "merchant name", MAX_NAME_LENGTH)
+    legal_representative = clean_text(application.legal_representative, "legal representative", 64)
+    if not application.stores:
+        raise BadInput("An application names at least one store")
+    if len(application.stores) > MAX_STORES_PER_APPLICATION:
+        raise BadInput(f"An application names at most {MAX_STORES_PER_APPLICATION} stores")
+    stores = [clean_store(store) for store in application.stores]
+    if not await Category.exists(code=application.category_code):
+        raise BadInput(f"No category with code {application.category_code!r}")
+    if await Merchant.exists(credit_code=credit_code):
+        raise BadInput("A merchant with this credit code is already registered")
+    record = await RegistryRecord.get_or_none(credit_code=credit_code)
+    findings = registry_findings(record, name, legal_representative, clock.now().date())
+    try:
+        return await _create_application(
+            application, credit_code, name, legal_representative, stores, findings
+        )
+    except IntegrityError:
+        # Two applications with one credit code (or one phone) raced; the other won.
+        raise BadInput("A merchant with this credit code or phone is already registered") from None
+
+
+async def _create_application(
+    application: Application,
+    credit_code: str,
+    name: str,
+    legal_representative: str,
+    stores: list[StoreDraft],
+    findings: list[str],
+) -> Registration:
+    async with in_transaction():
+        merchant = await Merchant.create(
+            name=name,
+            credit_code=credit_code,
+            legal_representative=legal_representative,
+            category_id=application.category_code,
+            contact_phone=accounts.check_phone(application.contact_phone),
+            status=MerchantStatus.PENDING_REVIEW,
+            registry_verified=not findings,
+            registry_findings=findings,
+            created_at=clock.now(),
+        )
+        await Store.bulk_create(
+            [
+                Store(
+                    merchant_id=merchant.id,
+                    name=store.name,
+                    address=store.address,
+                    district=store.district,
+                    phone=store.phone,
+                    status=StoreStatus.OPEN,
+                    created_at=clock.now(),
+                )
+                for store in stores
+            ]
+        )
+        owner = await accounts.create_user(
+            role=Role.MERCHANT,
+            phone=application.contact_phone,
+            password=application.password,
+            display_name=legal_representative,
+            merchant_id=merchant.id,
+            is_merchant_owner=True,
+        )
+        session = await accounts.start_session(owner)
+    return Registration(merchant=merchant, session=session)
+
+
+async def review_merchant(
+    *, regulator_id: int, merchant_id: int, approve: bool, reason: str | None
+) -> Merchant:
+    """Approve (the merchant goes public) or reject an application waiting for review."""
+    merchant = await Merchant.get_or_none(id=merchant_id)
+    if merchant is None:
+        raise NotFound("No such merchant")
+    if merchant.status is not MerchantStatus.PENDING_REVIEW:
+        raise InvalidState(f"The merchant is {merchant.status.value}, not waiting for review")
+    reason = reason.strip() if reason else None
+    if not approve and not reason:
+        raise BadInput("Say why the application is rejected")
+    if approve and not merchant.registry_verified and not reason:
+        raise BadInput("Say why an application with registry findings is approved")
+    if reason and len(reason) > MAX_REASON_LENGTH:
+        raise BadInput(f"A reason has at most {MAX_REASON_LENGTH} characters")
+    new_status = MerchantStatus.ACTIVE if approve else MerchantStatus.REJECTED
+    async with in_transaction():
+        claimed = await Merchant.filter(
+            id=merchant.id, status=MerchantStatus.PENDING_REVIEW
+        ).update(status=new_status, status_reason=reason, reviewed_at=clock.now())
+        if claimed != 1:
+            raise InvalidState("The application was reviewed meanwhile")
+        await audit.record(
+            actor_id=regulator_id,
+            action="MERCHANT_APPROVED" if approve else "MERCHANT_REJECTED",
+            subject_type="Merchant",
+            subject_id=merchant.id,
+            merchant_id=merchant.id,
+            reason=reason,
+            details={"registryVerified": merchant.registry_verified},
+        )
+    return await Merchant.get(id=merchant.id)

@@ -1,0 +1,420 @@
+"""The market-regulation registry import: read a CSV or JSON export, check each row, upsert by credit code.
+
+Rows are plain dicts of text keyed by column name (`REQUIRED_COLUMNS`); other
+columns are ignored. `read_registry_file` also records where each row came
+from under `ROW_NUMBER_KEY` (the file line for CSV, the 1-based list index for
+JSON) and any structural fault of the row under `READ_PROBLEM_KEY`, so that
+`import_rows` can name rows the way a person looking at the file counts them.
+
+Rules of an import:
+- A row with any bad value is reported (every fault of the row, joined by "; ")
+  and skipped; the good rows of the same file are still imported. A malformed
+  row (more CSV values than columns, a JSON item that is not a flat object) is
+  reported for that alone.
+- The same credit code twice in one file: the later valid row wins and the
+  earlier one is reported as replaced, so created + updated + rejected always
+  equals the number of rows. An invalid row never replaces a valid one.
+- `updated` counts every record that already existed, changed or not: a
+  re-import rewrites it and its `updated_at`, which thus says when an import
+  last confirmed the record.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from models import RegistryRecord
+from services import clock
+from services.credit_code import problem_with
+from services.money import MAX_FEN
+
+REQUIRED_COLUMNS = (
+    "credit_code",
+    "name",
+    "legal_representative",
+    "registered_capital",
+    "established_on",
+    "registration_status",
+    "administrative_penalties",
+    "on_abnormal_list",
+)
+# Keys that cannot clash with a column: column names never start with "#".
+ROW_NUMBER_KEY = "#row"
+READ_PROBLEM_KEY = "#problem"
+# Rows per transaction: small enough for SQLite and PostgreSQL parameter limits
+# in one bulk statement, large enough that tens of thousands of rows take seconds.
+BATCH_SIZE = 500
+# Every column an import writes on an existing record.
+WRITTEN_FIELDS = (
+    "name",
+    "legal_representative",
+    "registered_capital_fen",
+    "established_on",
+    "registration_status",
+    "administrative_penalties",
+    "on_abnormal_list",
+    "updated_at",
+)
+
+_CAPITAL = re.compile(r"([0-9]+)(?:\.([0-9]{1,2}))?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_COUNT = re.compile(r"[0-9]+")
+_MAX_PENALTIES = 2**31 - 1  # administrative_penalties is a 32-bit column
+_TRUE = frozenset({"true", "1", "yes", "是"})
+_FALSE = frozenset({"false", "0", "no", "否"})
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row that was not imported, and why."""
+
+    row_number: int
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did: records created and updated, rows rejected."""
+
+    created: int = 0
+    updated: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+class _BadValue(ValueError):
+    """A column value that cannot be used; the message says why."""
+
+
+# Reading files
+
+
+def read_registry_file(path: Path) -> list[dict[str, str]]:
+    """The rows of a registry export (.csv or .json), or ValueError saying what is wrong."""
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".json"}:
+        raise ValueError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .json")
+    try:
+        # newline="" lets the csv module see line breaks inside quoted values.
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return _read_csv(handle) if suffix == ".csv" else _read_json(handle.read())
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name} is not UTF-8 text; save it as UTF-8 and retry") from None
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path.name} is not valid JSON: {error}") from None
+    except ValueError as error:
+        raise ValueError(f"{path.name}: {error}") from None
+
+
+def _read_csv(lines: Iterable[str]) -> list[dict[str, str]]:
+    records = _csv_records(lines)
+    header_record = next(records, None)
+    if header_record is None:
+        raise ValueError("the file is empty; expected a header row naming the columns")
+    header = [_column_name(name) for name in header_record[1]]
+    _require_columns(header)
+    positions = {name: header.index(name) for name in REQUIRED_COLUMNS}
+    return [_csv_row(number, values, header, positions) for number, values in records]
+
+
+def _csv_records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank CSV record with the file line it starts on."""
+    reader = csv.reader(lines)
+    start = 1
+    try:
+        for values in reader:
+            if any(value.strip() for value in values):
+                yield start, values
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise ValueError(f"line {reader.line_num} is not readable CSV: {error}") from None
+
+
+def _csv_row(
+    number: int, values: list[str], header: list[str], positions: Mapping[str, int]
+) -> dict[str, str]:
+    row = {name: values[at] for name, at in positions.items() if at < len(values)}
+    row[ROW_NUMBER_KEY] = str(number)
+    # More values than columns usually means an unquoted comma shifted the row.
+    if any(value.strip() for value in values[len(header) :]):
+        row[READ_PROBLEM_KEY] = (
+            f"the row has {len(values)} values but the header has {len(header)} columns; "
+            "quote values that contain commas"
+        )
+    return row
+
+
+def _read_json(text: str) -> list[dict[str, str]]:
+    # Keep number literals as written so "5000000.10" is never a float.
+    document = json.loads(text, parse_float=str, parse_int=str)
+    items = document.get("records") if isinstance(document, dict) else document
+    if not isinstance(items, list):
+        raise ValueError('expected a list of records, or an object with a "records" list')
+    rows = [_json_row(index, item) for index, item in enumerate(items, start=1)]
+    if rows:
+        _require_columns({key for item in items if isinstance(item, dict) for key in _keys(item)})
+    return rows
+
+
+def _keys(item: Mapping[str, Any]) -> Iterator[str]:
+    return (_column_name(key) for key in item)
+
+
+def _json_row(number: int, item: object) -> dict[str, str]:
+    row = {ROW_NUMBER_KEY: str(number)}
+    if not isinstance(item, dict):
+        row[READ_PROBLEM_KEY] = f"expected an object with the registry columns, not {_kind(item)}"
+        return row
+    faults = []
+    for key, value in item.items():
+        name = _column_name(key)
+        if name not in REQUIRED_COLUMNS or value is None:
+            continue
+        if isinstance(value, dict | list):
+            faults.append(f"{name}: expected text or a number, not {_kind(value)}")
+        else:
+            row[name] = _as_text(value)
+    if faults:
+        row[READ_PROBLEM_KEY] = "; ".join(faults)
+    return row
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    return "a list" if isinstance(value, list) else "a single value"
+
+
+def _column_name(name: str) -> str:
+    return name.strip().lower()
+
+
+def _require_columns(columns: Iterable[str]) -> None:
+    present = list(columns)
+    missing = [name for name in REQUIRED_COLUMNS if name not in present]
+    if missing:
+        raise ValueError(
+            f"missing required column(s): {', '.join(missing)} "
+            f"(the columns are: {', '.join(REQUIRED_COLUMNS)})"
+        )
+    repeated = [name for name in REQUIRED_COLUMNS if present.count(name) > 1]
+    if repeated:
+        raise ValueError(f"column(s) named more than once: {', '.join(repeated)}")
+
+
+# Checking rows
+
+
+def _quoted(text: str) -> str:
+    """A value as a report shows it: quoted, and cut short when long."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def _credit_code(text: str) -> str:
+    code = text.upper()
+    problem = problem_with(code)
+    if problem:
+        raise _BadValue(problem)
+    return code
+
+
+def _bounded_text(column: str) -> Callable[[str], str]:
+    """A parser that accepts text fitting the column (a longer value would fail the whole batch)."""
+    limit: int = RegistryRecord._meta.fields_map[column].max_length  # type: ignore[attr-defined]
+
+    def parse(text: str) -> str:
+        if len(text) > limit:
+            raise _BadValue(f"{len(text)} characters, at most {limit} fit")
+        return text
+
+    return parse
+
+
+def _capital_fen(text: str) -> int:
+    match = _CAPITAL.fullmatch(text)
+    if match is None:
+        raise _BadValue(
+            f"{_quoted(text)} is not an amount in yuan like 5000000 or 5000000.00 "
+            "(digits, at most two decimals, no sign or exponent)"
+        )
+    yuan, decimals = match.group(1).lstrip("0") or "0", match.group(2) or ""
+    # The length test first: int() refuses strings of thousands of digits.
+    fen = int(yuan) * 100 + int(decimals.ljust(2, "0")) if len(yuan) <= 15 else MAX_FEN + 1
+    if fen > MAX_FEN:
+        raise _BadValue(f"{_quoted(text)} is too large")
+    return fen
+
+
+def _date(text: str) -> date:
+    try:
+        if _DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise _BadValue(f"{_quoted(text)} is not a date like 2020-07-01")
+
+
+def _count(text: str) -> int:
+    if not _COUNT.fullmatch(text):
+        raise _BadValue(f"{_quoted(text)} is not a whole number of 0 or more")
+    # The length test first: int() refuses strings of thousands of digits.
+    digits = text.lstrip("0") or "0"
+    if len(digits) > 10 or int(digits) > _MAX_PENALTIES:
+        raise _BadValue(f"{_quoted(text)} is too large")
+    return int(digits)
+
+
+def _flag(text: str) -> bool:
+    word = text.lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise _BadValue(f"{_quoted(text)} is not true or false (write true/false, 1/0 or yes/no)")
+
+
+# Column -> (model field, parser of its stripped, non-empty text).
+_PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "credit_code": ("credit_code", _credit_code),
+    "name": ("name", _bounded_text("name")),
+    "legal_representative": ("legal_representative", _bounded_text("legal_representative")),
+    "registered_capital": ("registered_capital_fen", _capital_fen),
+    "established_on": ("established_on", _date),
+    "registration_status": ("registration_status", _bounded_text("registration_status")),
+    "administrative_penalties": ("administrative_penalties", _count),
+    "on_abnormal_list": ("on_abnormal_list", _flag),
+}
+
+
+def _row_number(row: Mapping[str, object], index: int) -> int:
+    """Where the reader says the row came from; else its 1-based place in the list."""
+    try:
+        return int(str(row[ROW_NUMBER_KEY]))
+    except (KeyError, ValueError):
+        return index
+
+
+def _check_row(row: Mapping[str, object]) -> tuple[dict[str, Any], list[str]]:
+    """The model field values of a row, and every reason it cannot be imported (none when good)."""
+    values: dict[str, Any] = {}
+    if row.get(READ_PROBLEM_KEY):
+        # The row is malformed as a whole; faults of its values would only repeat that.
+        return values, [str(row[READ_PROBLEM_KEY])]
+    reasons = []
+    for column, (field_name, parse) in _PARSERS.items():
+        raw = row.get(column)
+        text = "" if raw is None else _as_text(raw).strip()
+        if not text:
+            reasons.append(f"missing {column}")
+            continue
+        try:
+            values[field_name] = parse(text)
+        except _BadValue as error:
+            reasons.append(f"{column}: {error}")
+    return values, reasons
+
+
+# Writing records
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """A valid row waiting to be written."""
+
+    row_number: int
+    values: dict[str, Any]
+
+
+async def import_rows(
+    rows: Sequence[Mapping[str, object]], progress: Callable[[int], object] | None = None
+) -> ImportReport:
+    """Upsert the good rows by credit code, in batches; report the bad ones (see module doc)."""
+    report = ImportReport()
+    accepted = _accept_rows(rows, report.problems)
+    report.problems.sort(key=lambda problem: problem.row_number)
+    _advance(progress, len(rows) - len(accepted))
+    now = clock.now()
+    for batch in _batches(list(accepted.values()), BATCH_SIZE):
+        created, updated = await _write_batch([item.values for item in batch], now)
+        report.created += created
+        report.updated += updated
+        _advance(progress, len(batch))
+    return report
+
+
+def _accept_rows(
+    rows: Sequence[Mapping[str, object]], problems: list[RowProblem]
+) -> dict[str, _Accepted]:
+    """The valid rows by credit code (the later of two wins); adds every other row to `problems`."""
+    accepted: dict[str, _Accepted] = {}
+    for index, row in enumerate(rows, start=1):
+        number = _row_number(row, index)
+        values, reasons = _check_row(row)
+        if reasons:
+            problems.append(RowProblem(number, "; ".join(reasons)))
+            continue
+        code = values["credit_code"]
+        earlier = accepted.pop(code, None)
+        if earlier is not None:
+            problems.append(
+                RowProblem(
+                    earlier.row_number,
+                    f"credit_code {code} appears again in row {number}, which replaces this row",
+                )
+            )
+        accepted[code] = _Accepted(number, values)
+    return accepted
+
+
+def _batches(items: list[_Accepted], size: int) -> Iterator[list[_Accepted]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _advance(progress: Callable[[int], object] | None, rows: int) -> None:
+    if progress is not None and rows:
+        progress(rows)
+
+
+async def _write_batch(batch: list[dict[str, Any]], now: datetime) -> tuple[int, int]:
+    """Create the new records and update the existing ones of a batch; returns (created, updated)."""
+    async with in_transaction():
+        existing: dict[str, int] = dict(
+            await RegistryRecord.filter(
+                credit_code__in=[values["credit_code"] for values in batch]
+            ).values_list("credit_code", "id")
+        )
+        new = [
+            RegistryRecord(**values, updated_at=now)
+            for values in batch
+            if values["credit_code"] not in existing
+        ]
+        known = [
+            RegistryRecord(id=existing[values["credit_code"]], **values, updated_at=now)
+            for values in batch
+            if values["credit_code"] in existing
+        ]
+        if new:
+            # A concurrent import may have created the same code since the SELECT: update it.
+            await RegistryRecord.bulk_create(
+                new, on_conflict=["credit_code"], update_fields=WRITTEN_FIELDS
+            )
+        if known:
+            await RegistryRecord.bulk_update(known, fields=WRITTEN_FIELDS)
+    return len(new), len(known)
