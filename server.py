@@ -29,7 +29,7 @@ from strawberry.types import ExecutionResult
 from tortoise import Tortoise, connections
 
 from auth.tokens import principal_from_authorization
-from schema import schema
+from schema import build_schema, schema
 from schema.context import Context
 from schema.errors import classify_all
 from services import cache, complaints, events
@@ -48,7 +48,7 @@ class AnfuGraphQL(GraphQL[Context, None]):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            schema,
+            build_schema(production=True) if settings.is_production else schema,
             graphql_ide=None if settings.is_production else "graphiql",
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             max_subscriptions_per_connection=20,
@@ -71,7 +71,7 @@ class AnfuGraphQL(GraphQL[Context, None]):
                 context.auth_error = error
         return context
 
-    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         """The token comes in connection_init: {"authorization": "Bearer <token>"}."""
         params = getattr(context, "connection_params", None) or {}
         header = _authorization_param(params)
@@ -81,8 +81,8 @@ class AnfuGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError() from None
         return None
 
-    async def process_result(  # type: ignore[override]
-        self, request: Request | WebSocket, result: ExecutionResult
+    async def process_result(
+        self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         # Errors raised outside an operation (before the extension runs) get their code here.
         request_id = getattr(getattr(request, "state", None), "request_id", None)

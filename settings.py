@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     cache_url: str = "memory://"
     anfu_env: Literal["development", "production"] = "development"
     anfu_jwt_secret: str = ""
+    # Addresses of proxies whose X-Forwarded-For is trusted ("*" behind a private load balancer).
+    forwarded_allow_ips: str = "127.0.0.1"
     db_pool_min: int = 2
     db_pool_max: int = 20
 

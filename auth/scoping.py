@@ -30,6 +30,7 @@ from models.enums import CardProductStatus, MerchantStatus, TransferKind
 
 M = TypeVar("M", bound=Model)
 
+
 def _nothing(model: type[M]) -> QuerySet[M]:
     """A query that matches no row (Tortoise has no `.none()`)."""
     return model.filter(id__isnull=True)

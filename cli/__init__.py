@@ -62,6 +62,9 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        # Behind a load balancer: trust its X-Forwarded-For so rate limits see real clients.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -131,7 +134,7 @@ def import_registry(
     """Upsert registry records from CSV or JSON by credit code; bad rows are reported and skipped."""
     from tqdm import tqdm
 
-    from services.registry import import_rows, read_registry_file
+    from services.registry import ImportReport, import_rows, read_registry_file
 
     try:
         rows = read_registry_file(file)
@@ -139,7 +142,7 @@ def import_registry(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
 
-    async def work():  # type: ignore[no-untyped-def]
+    async def work() -> ImportReport:
         with tqdm(total=len(rows), unit="row", desc="registry", file=sys.stderr) as bar:
             return await import_rows(rows, progress=bar.update)
 

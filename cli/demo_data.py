@@ -1,8 +1,203 @@
-"""Words for the demo data (cli/demo.py): Huai'an districts and roads, names, shop templates, texts."""
+"""What the demo contains, for cli/demo.py (which tells what happened to it): the demo
+accounts, the plan's data model, Huai'an's districts, roads and names, shop and card
+templates, the texts, and the generators of people, merchants, stores, products and
+registry records. Pure: no database, only the seeded random generator of the World.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from auth.principal import Principal
+from models import RegistryRecord
+from models.enums import ComplaintStatus, CreditGrade, MerchantStatus, Role
+from services import onboarding
+from services.credit_code import CHARSET, with_check_character
+
+DEMO_CHAIN_CREDIT_CODE = with_check_character("91320800MA1XK7LD0")
+DEMO_CHAIN_NAME = "淮安洁净洗衣连锁"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HISTORY_DAYS = 120
+OTHER_MERCHANTS = 300
+CONSUMERS = 1000
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    phone: str
+    name: str
+    role: Role
+
+
+ZHANG = DemoAccount("13800000001", "张小安", Role.CONSUMER)
+LI = DemoAccount("13800000002", "李淮", Role.CONSUMER)
+CHEN = DemoAccount("13900000001", "陈洁", Role.MERCHANT)
+ZHOU = DemoAccount("13900000002", "周店员", Role.MERCHANT)
+WANG = DemoAccount("13700000001", "淮安市市场监管局 王监管", Role.REGULATOR)
+DEMO_ACCOUNTS = (ZHANG, LI, CHEN, ZHOU, WANG)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+@dataclass(eq=False)
+class StorePlan:
+    name: str
+    address: str
+    district: str
+    phone: str
+    closed_at: datetime | None = None
+    id: int = 0
+
+    def open_at(self, at: datetime) -> bool:
+        return self.closed_at is None or at < self.closed_at
+
+
+@dataclass(eq=False)
+class ProductPlan:
+    name: str
+    description: str
+    price_fen: int
+    face_fen: int
+    validity_days: int
+    only_at: list[StorePlan] | None = None  # None: valid at every store
+    retired_at: datetime | None = None
+    id: int = 0
+
+
+@dataclass(eq=False)
+class MerchantPlan:
+    name: str
+    credit_code: str
+    legal_representative: str
+    category: str
+    owner_phone: str
+    status: MerchantStatus  # where its story ends
+    created_at: datetime
+    stores: list[StorePlan]
+    products: list[ProductPlan]
+    registry: dict[str, Any] | None
+    reviewed_at: datetime | None = None
+    custody_ratio_bp: int = 10_000
+    findings: list[str] = field(default_factory=list)
+    status_reason: str | None = None
+    stop_at: datetime | None = None  # when it was suspended or closed
+    weak: bool = False  # planned to end with credit grade D
+    popularity: float = 1.0
+    cards: list[CardPlan] = field(default_factory=list)
+    complaints: list[ComplaintPlan] = field(default_factory=list)
+    grade: CreditGrade | None = None
+    id: int = 0
+
+
+@dataclass(eq=False)
+class RefundPlan:
+    requested_at: datetime
+    # AUTO (approved at once), APPROVE / REJECT (merchant), REGULATOR, PENDING, DISPUTE (complaint)
+    decision: str
+    decided_at: datetime | None = None
+
+
+@dataclass(eq=False)
+class CardPlan:
+    key: str
+    owner: str  # phone
+    merchant: MerchantPlan
+    product: ProductPlan
+    bought_at: datetime
+    home: StorePlan
+    balance: int
+    cash: int
+    paid: int
+    sales: list[tuple[datetime, int]] = field(default_factory=list)  # face value added
+    payments: list[tuple[datetime, int]] = field(default_factory=list)  # cash paid
+    redemptions: list[tuple[datetime, int]] = field(default_factory=list)
+    refund: RefundPlan | None = None
+    refunded_at: datetime | None = None
+    id: int = 0
+    purchase_transfer_id: int = 0
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.bought_at + timedelta(days=self.product.validity_days)
+
+    @property
+    def last_at(self) -> datetime:
+        return self.redemptions[-1][0] if self.redemptions else self.bought_at
+
+
+@dataclass(eq=False)
+class ComplaintPlan:
+    card: CardPlan
+    created_at: datetime
+    status: ComplaintStatus
+    closed_at: datetime | None = None
+    id: int = 0
+
+
+@dataclass(order=True)
+class Step:
+    at: datetime
+    seq: int
+    run: Callable[[], Awaitable[Any]] = field(compare=False)
+
+
+@dataclass
+class World:
+    rng: random.Random
+    anchor: datetime  # midnight today in Shanghai: the history ends there
+    merchants: list[MerchantPlan] = field(default_factory=list)
+    consumers: dict[str, str] = field(default_factory=dict)  # phone -> display name
+    cards: list[CardPlan] = field(default_factory=list)
+    complaints: list[ComplaintPlan] = field(default_factory=list)
+    extra_registry: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    user_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def chain(self) -> MerchantPlan:
+        return self.merchants[0]
+
+    @property
+    def end(self) -> datetime:
+        return self.anchor.astimezone(UTC)
+
+    def at(self, day: int, minute: int) -> datetime:
+        """`minute` minutes after local midnight of `day` (0 is today, -1 yesterday), in UTC."""
+        return (self.anchor + timedelta(days=day, minutes=minute)).astimezone(UTC)
+
+    def business(self, day: int, first_hour: int = 9, last_hour: int = 21) -> datetime:
+        return self.at(day, self.rng.randrange(first_hour * 60, last_hour * 60))
+
+    def day_of(self, at: datetime) -> int:
+        return (at.astimezone(SHANGHAI) - self.anchor).days
+
+    def step(self, at: datetime, run: Callable[[], Awaitable[Any]]) -> None:
+        assert at < self.end, "the demo history ends at midnight today"
+        self.steps.append(Step(at, len(self.steps), run))
+
+    def user(self, phone: str) -> int:
+        return self.user_ids[phone]
+
+    def owner(self, merchant: MerchantPlan) -> Principal:
+        return Principal(
+            user_id=self.user(merchant.owner_phone), role=Role.MERCHANT, merchant_id=merchant.id
+        )
+
+    def consumer(self, phone: str) -> Principal:
+        return Principal(user_id=self.user(phone), role=Role.CONSUMER)
+
+    def regulator(self) -> Principal:
+        return Principal(user_id=self.user(WANG.phone), role=Role.REGULATOR)
+
+
+# ---------------------------------------------------------------- words
+
 
 # District -> (administrative region code used in credit codes, roads for addresses).
 DISTRICTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -204,6 +399,7 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[ProductTemplate, ...], tuple[
             ProductTemplate("会员卡 充1000得1500", "全场项目通用", 1000, 1500),
             ProductTemplate("会员卡 充500得600", "全场项目通用", 500, 600),
             ProductTemplate("畅享卡 充300得360", "周一至周五使用", 300, 360, 90),
+            ProductTemplate("至尊卡 充1000得2000", "全场项目通用，节假日除外", 1000, 2000),
         ),
         (49, 88, 128, 168, 198, 258),
     ),
@@ -400,3 +596,303 @@ FACTORS = {
     "CUSTODY_COVERAGE": ("Custody coverage", 0.10),
     "STORE_CLOSURES": ("Store closures", 0.05),
 }
+
+
+# ---------------------------------------------------------------- people, merchants, stores
+
+
+def _person(rng: random.Random) -> str:
+    given = "".join(rng.choices(GIVEN_NAME_CHARACTERS, k=rng.choice((1, 2, 2))))
+    return rng.choice(SURNAMES) + given
+
+
+def _phones(rng: random.Random, prefix: str, count: int) -> list[str]:
+    """Distinct mobile numbers that never collide with the demo accounts' 1380000000x."""
+    return [f"{prefix}{number:08d}" for number in rng.sample(range(10**7, 10**8), count)]
+
+
+def plan_people(world: World) -> None:
+    for phone in _phones(world.rng, "138", CONSUMERS):
+        world.consumers[phone] = _person(world.rng)
+
+
+def _landline(rng: random.Random) -> str:
+    return f"0517-8{rng.randrange(10**6, 10**7)}"
+
+
+def _registry(world: World, merchant: MerchantPlan, years: float, capital_wan: int) -> None:
+    merchant.registry = {
+        "credit_code": merchant.credit_code,
+        "name": merchant.name,
+        "legal_representative": merchant.legal_representative,
+        "registered_capital_fen": capital_wan * 10_000 * 100,
+        "established_on": (merchant.created_at - timedelta(days=round(years * 365))).date(),
+        "registration_status": onboarding.OPERATING_STATUS,
+        "administrative_penalties": world.rng.choices((0, 1, 2), (80, 15, 5))[0],
+        "on_abnormal_list": False,
+        "updated_at": world.at(-HISTORY_DAYS - 10, 120),
+    }
+
+
+def plan_chain(world: World) -> None:
+    stores = [
+        StorePlan(
+            f"洁净洗衣{road}店", f"{district}{road}{number}号", district, _landline(world.rng)
+        )
+        for district, road, number in CHAIN_STORES
+    ]
+    chain = MerchantPlan(
+        name=DEMO_CHAIN_NAME,
+        credit_code=DEMO_CHAIN_CREDIT_CODE,
+        legal_representative=CHEN.name,
+        category="LAUNDRY",
+        owner_phone=CHEN.phone,
+        status=MerchantStatus.ACTIVE,
+        created_at=world.at(-430, 600),
+        reviewed_at=world.at(-427, 900),
+        stores=stores,
+        products=[
+            ProductPlan(
+                "洗衣卡 充700得1000",
+                "全市20家门店通用：干洗、水洗、熨烫、皮具护理",
+                70_000,
+                100_000,
+                365,
+            ),
+            ProductPlan("洗衣卡 充300得400", "全市门店通用：干洗、水洗、熨烫", 30_000, 40_000, 365),
+            ProductPlan(
+                "夏季特惠卡 充200得300",
+                "夏装水洗、床品清洗（已停售，已售卡片照常使用）",
+                20_000,
+                30_000,
+                180,
+                retired_at=world.at(-75, 540),
+            ),
+        ],
+        registry=None,
+        popularity=38.0,
+    )
+    _registry(world, chain, years=12.3, capital_wan=1000)
+    assert chain.registry is not None
+    chain.registry["administrative_penalties"] = 0
+    world.merchants.append(chain)
+
+
+def _unique_name(world: World, category: str, district: str, taken: set[str]) -> str:
+    suffixes = CATEGORIES[category][0]
+    while True:
+        name = world.rng.choice(BRANDS) + world.rng.choice(suffixes)
+        if name in taken:
+            name = district[:2] + name
+        if name not in taken:
+            taken.add(name)
+            return name
+
+
+def _unique_code(world: World, district: str, taken: set[str]) -> str:
+    region = DISTRICTS[district][0]
+    while True:
+        body = f"91{region}MA" + "".join(world.rng.choices(CHARSET, k=7))
+        code = with_check_character(body)
+        if code not in taken:
+            taken.add(code)
+            return code
+
+
+def _plan_stores(world: World, name: str, district: str) -> list[StorePlan]:
+    rng = world.rng
+    count = rng.choices((1, 2, 3, 4, 5), (35, 30, 18, 10, 7))[0]
+    stores: list[StorePlan] = []
+    names: set[str] = set()
+    while len(stores) < count:
+        where = district if not stores or rng.random() < 0.7 else rng.choice(list(DISTRICTS))
+        road = rng.choice(DISTRICTS[where][1])
+        store_name = f"{name}（{road}店）"
+        if store_name in names:
+            continue
+        names.add(store_name)
+        address = f"{where}{road}{rng.randrange(1, 400)}号"
+        stores.append(StorePlan(store_name, address, where, _landline(rng)))
+    return stores
+
+
+def _plan_products(world: World, category: str, stores: list[StorePlan]) -> list[ProductPlan]:
+    templates = CATEGORIES[category][1]
+    count = min(len(templates), world.rng.choices((1, 2, 3), (40, 40, 20))[0])
+    products = []
+    for template in world.rng.sample(templates, count):
+        only_at = None
+        if len(stores) >= 3 and world.rng.random() < 0.3:
+            only_at = stores[: world.rng.choice((1, 2))]
+        products.append(
+            ProductPlan(
+                template.name,
+                template.description,
+                template.price_yuan * 100,
+                template.face_yuan * 100,
+                template.validity_days,
+                only_at=only_at,
+            )
+        )
+    return products
+
+
+def plan_merchants(world: World) -> None:
+    rng = world.rng
+    statuses = (
+        [MerchantStatus.ACTIVE] * 254
+        + [MerchantStatus.PENDING_REVIEW] * 24
+        + [MerchantStatus.REJECTED] * 8
+        + [MerchantStatus.SUSPENDED] * 8
+        + [MerchantStatus.CLOSED] * 6
+    )
+    categories = [code for code, count in CATEGORY_SHARE.items() for _ in range(count)]
+    assert len(statuses) == len(categories) == OTHER_MERCHANTS
+    rng.shuffle(statuses)
+    rng.shuffle(categories)
+    names, codes = {DEMO_CHAIN_NAME}, {DEMO_CHAIN_CREDIT_CODE}
+    districts = list(DISTRICTS)
+    owners = _phones(rng, "139", OTHER_MERCHANTS)
+    counters = {status: 0 for status in MerchantStatus}
+    for status, category, owner in zip(statuses, categories, owners, strict=True):
+        district = rng.choices(districts, DISTRICT_WEIGHTS)[0]
+        name = _unique_name(world, category, district, names)
+        stores = _plan_stores(world, name, district)
+        merchant = MerchantPlan(
+            name=name,
+            credit_code=_unique_code(world, district, codes),
+            legal_representative=_person(rng),
+            category=category,
+            owner_phone=owner,
+            status=status,
+            created_at=world.business(rng.randrange(-480, -125)),
+            stores=stores,
+            products=_plan_products(world, category, stores),
+            registry=None,
+            custody_ratio_bp=rng.choices((10_000, 8_000, 6_000), (80, 12, 8))[0],
+            popularity=rng.lognormvariate(0, 0.8),
+        )
+        merchant.reviewed_at = merchant.created_at + timedelta(days=rng.randrange(2, 10))
+        _registry(world, merchant, rng.uniform(1.0, 15.0), rng.choice((10, 30, 50, 100, 200, 500)))
+        shape = {
+            MerchantStatus.ACTIVE: _as_active,
+            MerchantStatus.PENDING_REVIEW: _as_pending,
+            MerchantStatus.REJECTED: _as_rejected,
+            MerchantStatus.SUSPENDED: _as_suspended,
+            MerchantStatus.CLOSED: _as_closed,
+        }[status]
+        shape(world, merchant, counters[status])
+        counters[status] += 1
+        world.merchants.append(merchant)
+    _plan_extra_registry(world, codes)
+
+
+def _as_active(world: World, merchant: MerchantPlan, index: int) -> None:
+    rng = world.rng
+    if index < 6:  # these end with credit grade D: young, penalised, complained about
+        merchant.weak = True
+        merchant.custody_ratio_bp = 10_000
+        merchant.popularity = 2.5
+        _registry(world, merchant, rng.uniform(1.0, 1.8), 10)
+        assert merchant.registry is not None
+        merchant.registry["administrative_penalties"] = 2
+    elif index < 10 and len(merchant.stores) >= 3:
+        merchant.stores[-1].closed_at = world.business(rng.randrange(-25, -5))
+
+
+def _as_pending(world: World, merchant: MerchantPlan, index: int) -> None:
+    rng = world.rng
+    merchant.created_at = world.business(rng.randrange(-14, 0))
+    merchant.reviewed_at = None
+    registry = merchant.registry
+    assert registry is not None
+    registry["established_on"] = (merchant.created_at - timedelta(days=900)).date()
+    problem = index % 12 if index >= 12 else None  # the first twelve match the registry
+    if problem == 0:
+        merchant.registry = registry = None
+    elif problem in (1, 7):
+        registry["legal_representative"] = _person(rng)
+    elif problem in (2, 8):
+        registry["name"] = f"淮安市{merchant.name}有限公司"
+    elif problem in (3, 9):
+        registry["established_on"] = (merchant.created_at - timedelta(days=70)).date()
+    elif problem in (4, 10):
+        registry["on_abnormal_list"] = True
+    elif problem in (5, 11):
+        registry["registration_status"] = "吊销"
+    elif problem == 6:
+        registry["registration_status"] = "注销"
+    record = RegistryRecord(**registry) if registry else None
+    today = merchant.created_at.astimezone(SHANGHAI).date()
+    merchant.findings = onboarding.registry_findings(
+        record, merchant.name, merchant.legal_representative, today
+    )
+
+
+def _as_rejected(world: World, merchant: MerchantPlan, index: int) -> None:
+    merchant.created_at = world.business(world.rng.randrange(-100, -20))
+    merchant.reviewed_at = merchant.created_at + timedelta(days=world.rng.randrange(3, 9))
+    merchant.status_reason = REJECTION_REASONS[index % len(REJECTION_REASONS)]
+    assert merchant.registry is not None
+    if index % len(REJECTION_REASONS) == 0:
+        merchant.registry["registration_status"] = "吊销"
+    elif index % len(REJECTION_REASONS) == 1:
+        merchant.registry["legal_representative"] = _person(world.rng)
+    record = RegistryRecord(**merchant.registry)
+    today = merchant.created_at.astimezone(SHANGHAI).date()
+    merchant.findings = onboarding.registry_findings(
+        record, merchant.name, merchant.legal_representative, today
+    )
+
+
+def _ensure_two_stores(world: World, merchant: MerchantPlan) -> None:
+    while len(merchant.stores) < 2:
+        district = merchant.stores[0].district
+        road = world.rng.choice(DISTRICTS[district][1])
+        name = f"{merchant.name}（{road}二店）"
+        address = f"{district}{road}{world.rng.randrange(1, 400)}号"
+        merchant.stores.append(StorePlan(name, address, district, _landline(world.rng)))
+
+
+def _as_suspended(world: World, merchant: MerchantPlan, index: int) -> None:
+    _ensure_two_stores(world, merchant)
+    merchant.stop_at = world.at(world.rng.randrange(-45, -12), 600)
+    merchant.status_reason = SUSPENSION_REASONS[index % len(SUSPENSION_REASONS)]
+    merchant.popularity = 2.0
+    for store in merchant.stores[1:]:
+        store.closed_at = merchant.stop_at - timedelta(days=world.rng.randrange(2, 8), hours=3)
+
+
+def _as_closed(world: World, merchant: MerchantPlan, index: int) -> None:
+    """The owner stops trading, every store shuts, and a few days later the regulator closes it."""
+    merchant.stop_at = world.at(world.rng.randrange(-75, -25), 900)
+    merchant.status_reason = CLOSURE_REASONS[index % len(CLOSURE_REASONS)]
+    merchant.popularity = 1.5
+    merchant.custody_ratio_bp = (6_000, 8_000)[index] if index < 2 else merchant.custody_ratio_bp
+    shut = merchant.stop_at - timedelta(days=world.rng.randrange(2, 6), hours=5)
+    for store in merchant.stores:
+        store.closed_at = shut
+
+
+def _plan_extra_registry(world: World, codes: set[str]) -> None:
+    """Businesses the registry knows that never joined: deregistered, revoked, abnormal."""
+    for index, (status, abnormal) in enumerate(
+        (("注销", False), ("吊销", False), ("存续", True), ("吊销", True), ("注销", False))
+    ):
+        district = list(DISTRICTS)[index % len(DISTRICTS)]
+        category = list(CATEGORIES)[index]
+        world.extra_registry.append(
+            {
+                "credit_code": _unique_code(world, district, codes),
+                "name": _unique_name(world, category, district, set()),
+                "legal_representative": _person(world.rng),
+                "registered_capital_fen": world.rng.choice((10, 30, 50)) * 1_000_000,
+                "established_on": (
+                    world.end - timedelta(days=world.rng.randrange(800, 4000))
+                ).date(),
+                "registration_status": status,
+                "administrative_penalties": world.rng.randrange(0, 4),
+                "on_abnormal_list": abnormal,
+                "updated_at": world.at(-HISTORY_DAYS - 10, 120),
+            }
+        )

@@ -63,7 +63,7 @@ class RiskAlert(Model):
     status = fields.CharEnumField(AlertStatus, max_length=16, default=AlertStatus.OPEN)
     summary = fields.TextField()
     # [{"name": ..., "value": ..., "threshold": ...}]
-    metrics = fields.JSONField(default=list)
+    metrics: fields.JSONField[list[dict[str, float | str]]] = fields.JSONField(default=list)
     raised_at = fields.DatetimeField(default=now)
     resolved_at = fields.DatetimeField(null=True)
     note = fields.TextField(null=True)

@@ -33,7 +33,7 @@ class Merchant(Model):
     status = fields.CharEnumField(MerchantStatus, max_length=16, db_index=True)
     status_reason = fields.TextField(null=True)
     registry_verified = fields.BooleanField(default=False)
-    registry_findings = fields.JSONField(default=list)
+    registry_findings: fields.JSONField[list[str]] = fields.JSONField(default=list)
     # Share of each payment kept in custody, in basis points (10000 = 100 %).
     custody_ratio_bp = fields.IntField(default=10000)
     # Latest credit score and open-alert level, kept here for filtering; history lives elsewhere.

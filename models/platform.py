@@ -63,7 +63,7 @@ class AuditEntry(Model):
         "anfu.Merchant", related_name="audit_entries", null=True, on_delete=fields.RESTRICT
     )
     reason = fields.TextField(null=True)
-    details = fields.JSONField(default=dict)
+    details: fields.JSONField[dict[str, object]] = fields.JSONField(default=dict)
     at = fields.DatetimeField(default=now, db_index=True)
 
     actor_id: int

@@ -9,6 +9,7 @@ from models import Category as CategoryRow
 from models import RegistryRecord as RegistryRecordRow
 from models import Store as StoreRow
 from models.enums import CreditGrade as Grade
+from resolvers.node import MAX_KEY
 from schema.context import Info
 from schema.ids import decode_id
 from schema.merchants import Category, Merchant, MerchantFilter, RegistryRecord
@@ -50,9 +51,10 @@ async def merchants(
 
 
 async def merchant(info: Info, id: str) -> Merchant | None:
-    row = await scoping.readable_merchants(info.context.principal).get_or_none(
-        id=decode_id(id, "Merchant")
-    )
+    key = decode_id(id, "Merchant")
+    if key > MAX_KEY:
+        return None
+    row = await scoping.readable_merchants(info.context.principal).get_or_none(id=key)
     return Merchant.of(row) if row else None
 
 

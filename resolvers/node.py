@@ -19,6 +19,7 @@ from schema.ids import decode_any
 from schema.merchants import CardProduct, Merchant, Store
 from schema.node import Node
 from schema.platform import Announcement, FinancingApplication
+from services.errors import BadInput
 
 # Type name -> (what the caller may read of it, how to wrap a row).
 READABLE: dict[str, tuple[Callable[[Principal], QuerySet[Any]], Callable[[Any], Node]]] = {
@@ -36,11 +37,22 @@ READABLE: dict[str, tuple[Callable[[Principal], QuerySet[Any]], Callable[[Any], 
 }
 
 
+# Primary keys are IntFields: a larger key names no row (and overflows PostgreSQL's integer).
+MAX_KEY = 2**31 - 1
+
+
 async def node(info: Info, id: str) -> Node | None:
+    """Null for a type without nodes or a key with no readable row; BAD_USER_INPUT when malformed."""
     type_name, pk = decode_any(id)
     entry = READABLE.get(type_name)
-    if entry is None or not pk.isdigit():
+    if entry is None:
+        return None
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (pk.isascii() and pk.isdigit()):
+        raise BadInput(f"{id!r} is not a {type_name} ID")
+    key = int(pk)
+    if key > MAX_KEY:
         return None
     readable, wrap = entry
-    row = await readable(info.context.principal).get_or_none(id=int(pk))
+    row = await readable(info.context.principal).get_or_none(id=key)
     return wrap(row) if row else None

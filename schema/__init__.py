@@ -24,14 +24,18 @@ class AnfuSchema(strawberry.Schema):
         """Do not log here: schema/errors.py logs unexpected errors once, with the request id."""
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(*, production: bool = False) -> strawberry.Schema:
+    """The schema; in production error messages suggest no field names."""
     return AnfuSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[ErrorCode],
         extensions=[ErrorCodes],
-        config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
+        config=StrawberryConfig(
+            scalar_map=SCALARS,  # type: ignore[arg-type]
+            disable_field_suggestions=production,
+        ),
     )
 
 

@@ -1,27 +1,71 @@
-"""The model enums exposed as GraphQL enums (same names, same values)."""
+"""The model enums exposed as GraphQL enums (same names, same values).
+
+`strawberry.enum` marks the classes themselves, so the schema, the services and
+type checkers all use the one class from models/enums.py.
+"""
 
 import strawberry
 
-from models import enums
-from services.errors import ErrorCode as _ErrorCode
-
-ErrorCode = strawberry.enum(
-    _ErrorCode, description="Every `extensions.code` the server puts on an error."
+from models.enums import (
+    AlertStatus,
+    AnnouncementKind,
+    CardProductStatus,
+    CardStatus,
+    ComplaintCategory,
+    ComplaintOutcome,
+    ComplaintStatus,
+    CreditGrade,
+    FinancingStatus,
+    LedgerSide,
+    MerchantStatus,
+    RefundStatus,
+    RiskAlertKind,
+    RiskLevel,
+    Role,
+    StoreStatus,
+    TransactionKind,
 )
-Role = strawberry.enum(enums.Role)
-MerchantStatus = strawberry.enum(enums.MerchantStatus)
-StoreStatus = strawberry.enum(enums.StoreStatus)
-CardProductStatus = strawberry.enum(enums.CardProductStatus)
-CardStatus = strawberry.enum(enums.CardStatus)
-TransactionKind = strawberry.enum(enums.TransactionKind)
-LedgerSide = strawberry.enum(enums.LedgerSide)
-RefundStatus = strawberry.enum(enums.RefundStatus)
-CreditGrade = strawberry.enum(enums.CreditGrade)
-RiskLevel = strawberry.enum(enums.RiskLevel)
-RiskAlertKind = strawberry.enum(enums.RiskAlertKind)
-AlertStatus = strawberry.enum(enums.AlertStatus)
-ComplaintCategory = strawberry.enum(enums.ComplaintCategory)
-ComplaintStatus = strawberry.enum(enums.ComplaintStatus)
-ComplaintOutcome = strawberry.enum(enums.ComplaintOutcome)
-AnnouncementKind = strawberry.enum(enums.AnnouncementKind)
-FinancingStatus = strawberry.enum(enums.FinancingStatus)
+from services.errors import ErrorCode
+
+strawberry.enum(ErrorCode, description="Every `extensions.code` the server puts on an error.")
+for _enum in (
+    AlertStatus,
+    AnnouncementKind,
+    CardProductStatus,
+    CardStatus,
+    ComplaintCategory,
+    ComplaintOutcome,
+    ComplaintStatus,
+    CreditGrade,
+    FinancingStatus,
+    LedgerSide,
+    MerchantStatus,
+    RefundStatus,
+    RiskAlertKind,
+    RiskLevel,
+    Role,
+    StoreStatus,
+    TransactionKind,
+):
+    strawberry.enum(_enum)
+
+__all__ = [
+    "AlertStatus",
+    "AnnouncementKind",
+    "CardProductStatus",
+    "CardStatus",
+    "ComplaintCategory",
+    "ComplaintOutcome",
+    "ComplaintStatus",
+    "CreditGrade",
+    "ErrorCode",
+    "FinancingStatus",
+    "LedgerSide",
+    "MerchantStatus",
+    "RefundStatus",
+    "RiskAlertKind",
+    "RiskLevel",
+    "Role",
+    "StoreStatus",
+    "TransactionKind",
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSyntaxError
@@ -92,6 +93,8 @@ _ENCOUNTERED = ", but encountered error '"
 
 def _input_message(error: GraphQLError, original: DomainError) -> str:
     """Keep graphql-core's pointer to the bad variable or argument, then our reason, once."""
+    if error.message == original.message:
+        return original.message
     head, found, _rest = error.message.partition(_ENCOUNTERED)
     if not found:
         head = error.message.split(";")[0]
@@ -134,3 +137,10 @@ class ErrorCodes(SchemaExtension):
         if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
             request_id = getattr(self.execution_context.context, "request_id", None)
             result.errors = classify_all(result.errors, request_id)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each event of a subscription, before it goes out over the WebSocket."""
+        if getattr(result, "errors", None):
+            request_id = getattr(self.execution_context.context, "request_id", None)
+            result.errors = classify_all(result.errors, request_id)
+        yield None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import strawberry
 
@@ -71,10 +72,17 @@ class AuditEntry(Node):
     def reason(self) -> str | None:
         return self.row.reason
 
-    @strawberry.field(description="What changed, e.g. from/to status or ratio, cards refunded.")
+    @strawberry.field(
+        description="What changed, e.g. from/to status or ratio, cards refunded. Values that are "
+        'not text are written as JSON: "true", "0.8", "3".'
+    )
     def details(self) -> list[AuditDetail]:
+        # str() would leak Python spellings ("True", "None") to API clients.
         return [
-            AuditDetail(key=key, value=str(value))
+            AuditDetail(
+                key=key,
+                value=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
+            )
             for key, value in sorted(self.row.details.items())
         ]
 

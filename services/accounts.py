@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from auth import passwords, tokens
 from models import RefreshToken, User
@@ -47,6 +48,50 @@ def check_display_name(name: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class NewAccount:
+    """A new account's checked fields and its password hash, ready to insert."""
+
+    phone: str
+    display_name: str
+    password_hash: str
+
+
+async def prepare_account(*, phone: str, password: str, display_name: str) -> NewAccount:
+    """Check a new account and hash its password: call it before opening a transaction, since
+    hashing takes tens of milliseconds that a transaction would hold its connection for."""
+    phone = check_phone(phone)
+    display_name = check_display_name(display_name)
+    passwords.check_password_policy(password)
+    if await User.filter(phone=phone).exists():
+        raise BadInput("An account with this phone number already exists")
+    return NewAccount(phone, display_name, await passwords.hash_password_async(password))
+
+
+async def insert_user(
+    account: NewAccount,
+    *,
+    role: Role,
+    merchant_id: int | None = None,
+    store_id: int | None = None,
+    is_merchant_owner: bool = False,
+) -> User:
+    """Create the prepared account; the phone number must still be new."""
+    try:
+        return await User.create(
+            role=role,
+            phone=account.phone,
+            password_hash=account.password_hash,
+            display_name=account.display_name,
+            merchant_id=merchant_id,
+            store_id=store_id,
+            is_merchant_owner=is_merchant_owner,
+            created_at=clock.now(),
+        )
+    except IntegrityError:
+        raise BadInput("An account with this phone number already exists") from None
+
+
 async def create_user(
     *,
     role: Role,
@@ -58,31 +103,22 @@ async def create_user(
     is_merchant_owner: bool = False,
 ) -> User:
     """Validate and create an account; the phone number must be new."""
-    phone = check_phone(phone)
-    display_name = check_display_name(display_name)
-    passwords.check_password_policy(password)
-    if await User.filter(phone=phone).exists():
-        raise BadInput("An account with this phone number already exists")
-    try:
-        return await User.create(
-            role=role,
-            phone=phone,
-            password_hash=await passwords.hash_password_async(password),
-            display_name=display_name,
-            merchant_id=merchant_id,
-            store_id=store_id,
-            is_merchant_owner=is_merchant_owner,
-            created_at=clock.now(),
-        )
-    except IntegrityError:
-        raise BadInput("An account with this phone number already exists") from None
+    account = await prepare_account(phone=phone, password=password, display_name=display_name)
+    return await insert_user(
+        account,
+        role=role,
+        merchant_id=merchant_id,
+        store_id=store_id,
+        is_merchant_owner=is_merchant_owner,
+    )
 
 
 async def register_consumer(*, phone: str, password: str, display_name: str) -> Session:
-    user = await create_user(
-        role=Role.CONSUMER, phone=phone, password=password, display_name=display_name
-    )
-    return await start_session(user)
+    """A consumer account and its first session, both or neither."""
+    account = await prepare_account(phone=phone, password=password, display_name=display_name)
+    async with in_transaction():
+        user = await insert_user(account, role=Role.CONSUMER)
+        return await start_session(user)
 
 
 async def login(*, phone: str, password: str, client_address: str | None) -> Session:

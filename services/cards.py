@@ -120,23 +120,41 @@ async def _check_limits(owner_id: int, merchant_id: int, card_cash_after: int, a
             f"A card holds at most {format_money(rules.card_cash_cap_fen)} of prepaid cash"
         )
     held = await _live_cash_with_merchant(owner_id, merchant_id)
-    if held + adding > rules.consumer_merchant_cap_fen:
+    if held > rules.consumer_merchant_cap_fen:
         raise LimitExceeded(
             f"One consumer holds at most {format_money(rules.consumer_merchant_cap_fen)} of "
             f"prepaid cash with one merchant; you hold {format_money(held)}"
         )
 
 
+# Row locks are FOR NO KEY UPDATE on PostgreSQL: the operation has already inserted rows that
+# reference the locked row (its idempotency record references the user), taking a KEY SHARE
+# lock, and a plain FOR UPDATE would deadlock against another request doing the same.
+
+
 async def _lock_owner(owner_id: int) -> None:
     """Serialise one consumer's purchases so the per-merchant limit holds under concurrency."""
-    await User.filter(id=owner_id).select_for_update().first()
+    await User.filter(id=owner_id).select_for_update(no_key=True).first()
 
 
 async def _lock_card(card_id: int) -> Card:
-    card = await Card.filter(id=card_id).select_for_update().first()
+    card = await Card.filter(id=card_id).select_for_update(no_key=True).first()
     if card is None:
         raise NotFound("No such card")
     return card
+
+
+async def _lock_seller(merchant_id: int, product_id: int) -> Merchant:
+    """The merchant as it is now, checked again inside the transaction: a suspension or a custody
+    change that committed since the first checks (say, while the payment was authorised) holds."""
+    merchant = await Merchant.filter(id=merchant_id).select_for_update(no_key=True).first()
+    product = await CardProduct.get(id=product_id)
+    if merchant is None:
+        raise NotFound("No such merchant")
+    check_merchant_sells(merchant)
+    if product.status is not CardProductStatus.ACTIVE:
+        raise InvalidState(f"{product.name} is {product.status.value.lower()} and not on sale")
+    return merchant
 
 
 async def _save_card_money(
@@ -203,9 +221,10 @@ async def purchase(*, user_id: int, product_id: int, idempotency_key: str) -> Ca
 
     async def issue() -> Transfer:
         await _lock_owner(user_id)
+        seller = await _lock_seller(merchant.id, product.id)
         await _check_limits(user_id, merchant.id, price, price)
         now = clock.now()
-        escrow = custody_share(merchant.custody_ratio_bp, price)
+        escrow = custody_share(seller.custody_ratio_bp, price)
         card = await Card.create(
             card_number=_new_card_number(),
             owner_id=user_id,
@@ -214,7 +233,7 @@ async def purchase(*, user_id: int, product_id: int, idempotency_key: str) -> Ca
             balance_fen=product.face_value_fen,
             cash_value_fen=price,
             escrow_held_fen=escrow,
-            custody_ratio_bp=merchant.custody_ratio_bp,
+            custody_ratio_bp=seller.custody_ratio_bp,
             issued_at=now,
             expires_at=now + timedelta(days=product.validity_days),
             cooling_off_ends_at=now + timedelta(days=get_settings().cooling_off_days),
@@ -272,6 +291,7 @@ async def top_up(
 
     async def add_value() -> Transfer:
         await _lock_owner(user_id)
+        await _lock_seller(card.merchant_id, product.id)
         locked = await _lock_card(card.id)
         _check_card_usable(locked)
         cash = locked.cash_value_fen + pay_fen
@@ -402,6 +422,7 @@ async def redeem(
                 credit(ledger.settlement_account(locked.merchant_id), released),
             ],
             created_at=now,
+            allow_no_postings=True,
         )
 
     return await _run_money_operation(user_id, idempotency_key, "redeem", arguments, take)

@@ -20,6 +20,7 @@ from models.enums import (
     ComplaintCategory,
     ComplaintOutcome,
     ComplaintStatus,
+    MerchantStatus,
     RefundStatus,
     Role,
 )
@@ -88,12 +89,16 @@ async def file_complaint(
 ) -> Complaint:
     """Only a consumer who holds or held a card with the merchant may complain about it."""
     text = _text(description, "description")
-    if not await Merchant.exists(id=merchant_id):
+    merchant = await Merchant.get_or_none(id=merchant_id)
+    if merchant is None:
         raise NotFound("No such merchant")
     if card_id is not None:
         if not await Card.exists(id=card_id, owner_id=consumer_id, merchant_id=merchant_id):
             raise NotFound("No such card of yours with this merchant")
     elif not await Card.exists(owner_id=consumer_id, merchant_id=merchant_id):
+        if merchant.status is not MerchantStatus.ACTIVE:
+            # Consumers see ACTIVE merchants only: FORBIDDEN would reveal that this one exists.
+            raise NotFound("No such merchant")
         raise Forbidden("Only a consumer who holds or held a card with the merchant may complain")
     now = clock.now()
     async with in_transaction():

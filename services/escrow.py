@@ -63,7 +63,7 @@ async def _recustody_cards(merchant_id: int, ratio_bp: int) -> int:
     cards = (
         await Card.filter(merchant_id=merchant_id, status__in=ledger.LIVE_CARD_STATUSES)
         .order_by("id")
-        .select_for_update()
+        .select_for_update(no_key=True)
     )
     moved = 0
     for card in cards:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -20,6 +21,7 @@ from models.enums import MerchantStatus, Role, StoreStatus
 from services import accounts, audit, clock
 from services.credit_code import problem_with
 from services.errors import BadInput, InvalidState, NotFound
+from settings import get_settings
 
 OPERATING_STATUS = "存续"
 MIN_MONTHS_ESTABLISHED = 6
@@ -104,6 +106,12 @@ def registry_findings(
     return findings
 
 
+def _platform_today() -> dt.date:
+    """Today in the platform's time zone: the registry's dates are local calendar dates, and
+    from 16:00 UTC on, Shanghai is already a day ahead of the UTC date."""
+    return clock.now().astimezone(ZoneInfo(get_settings().timezone)).date()
+
+
 def _months_before(day: dt.date, months: int) -> dt.date:
     month_index = day.year * 12 + day.month - 1 - months
     year, month = divmod(month_index, 12)
@@ -133,7 +141,7 @@ async def register_merchant(application: Application) -> Registration:
     if await Merchant.exists(credit_code=credit_code):
         raise BadInput("A merchant with this credit code is already registered")
     record = await RegistryRecord.get_or_none(credit_code=credit_code)
-    findings = registry_findings(record, name, legal_representative, clock.now().date())
+    findings = registry_findings(record, name, legal_representative, _platform_today())
     try:
         return await _create_application(
             application, credit_code, name, legal_representative, stores, findings

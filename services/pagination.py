@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from services.errors import BadInput
@@ -17,6 +18,7 @@ MAX_PAGE_SIZE = 100
 _CURSOR_PREFIX = "offset:"
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def page_request(first: int | None, after: str | None) -> PageRequest:
     return PageRequest(offset=offset, limit=first)
 
 
-async def paginate(query: QuerySet[T], request: PageRequest) -> Page[T]:
+async def paginate(query: QuerySet[M], request: PageRequest) -> Page[M]:
     """One COUNT and one SELECT of the page (the query must be ordered)."""
     total = await query.count()
     if request.limit == 0 or request.offset >= total:

@@ -29,7 +29,7 @@ async def refund_card(
     card_id: int, *, initiated_by_id: int | None, now: datetime | None = None
 ) -> tuple[Card, Transfer]:
     """Pay the card's cash value back and end it. Call inside a database transaction."""
-    card = await Card.filter(id=card_id).select_for_update().first()
+    card = await Card.filter(id=card_id).select_for_update(no_key=True).first()
     if card is None:
         raise NotFound("No such card")
     if card.status is CardStatus.REFUNDED:
@@ -84,18 +84,21 @@ async def request_refund(*, user_id: int, card_id: int, reason: str) -> RefundRe
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON_LENGTH:
         raise BadInput(f"Give a reason of 1 to {MAX_REASON_LENGTH} characters")
-    card = await Card.get_or_none(id=card_id, owner_id=user_id).prefetch_related("merchant")
-    if card is None:
+    if not await Card.filter(id=card_id, owner_id=user_id).exists():
         raise NotFound("No such card")
-    if card.status is CardStatus.REFUNDED:
-        raise InvalidState("The card is already refunded")
-    if card.cash_value_fen <= 0:
-        raise InvalidState("Nothing is left on the card to refund")
-    if await RefundRequest.filter(card_id=card.id, status=RefundStatus.PENDING).exists():
-        raise InvalidState("A refund request for this card is already waiting for a decision")
     now = clock.now()
-    automatic = approved_without_review(card, card.merchant, now)
     async with in_transaction():
+        # Checked on the locked card: a redemption or another request that committed since
+        # the caller last looked decides whether this one is approved at once, and for how much.
+        card = await Card.filter(id=card_id).select_for_update(no_key=True).first()
+        assert card is not None
+        if card.status is CardStatus.REFUNDED:
+            raise InvalidState("The card is already refunded")
+        if card.cash_value_fen <= 0:
+            raise InvalidState("Nothing is left on the card to refund")
+        if await RefundRequest.filter(card_id=card.id, status=RefundStatus.PENDING).exists():
+            raise InvalidState("A refund request for this card is already waiting for a decision")
+        automatic = approved_without_review(card, await Merchant.get(id=card.merchant_id), now)
         request = await RefundRequest.create(
             card_id=card.id,
             merchant_id=card.merchant_id,
@@ -111,6 +114,7 @@ async def request_refund(*, user_id: int, card_id: int, reason: str) -> RefundRe
             request.decided_at = now
             request.decision_note = automatic
             request.transfer_id = transfer.id
+            request.amount_fen = transfer.cash_amount_fen
             await request.save()
     if transfer is not None:
         await events.card_transaction(transfer, owner_id=user_id)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from tortoise.functions import Count, Sum
+from tortoise.functions import Count
 
 from models import Card, Complaint, LedgerAccount, Merchant, RiskAlert, Transfer
 from models.enums import (
@@ -18,6 +18,7 @@ from models.enums import (
     TransferKind,
 )
 from services import clock
+from services.aggregates import total
 from services.errors import BadInput
 from services.ledger import LIVE_CARD_STATUSES
 
@@ -82,11 +83,6 @@ async def supervision_figures(
     status_counts = dict(
         await Merchant.all().group_by("status").annotate(n=Count("id")).values_list("status", "n")
     )
-    liability = await (
-        Card.filter(status__in=LIVE_CARD_STATUSES)
-        .annotate(total=Sum("cash_value_fen"))
-        .values_list("total", flat=True)
-    )
     escrow_totals = await LedgerAccount.filter(name__startswith="escrow:merchant:").values_list(
         "debits_fen", "credits_fen"
     )
@@ -98,7 +94,9 @@ async def supervision_figures(
             status=CardStatus.ACTIVE, expires_at__gt=clock.now()
         ).count(),
         escrow_held_fen=sum(credits - debits for debits, credits in escrow_totals),
-        outstanding_liability_fen=int(liability[0] or 0) if liability else 0,
+        outstanding_liability_fen=await total(
+            Card.filter(status__in=LIVE_CARD_STATUSES), "cash_value_fen"
+        ),
         open_complaints=await Complaint.filter(status__in=OPEN_COMPLAINT_STATUSES).count(),
         open_alerts=await RiskAlert.filter(status__in=OPEN_ALERT_STATUSES).count(),
     )

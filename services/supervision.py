@@ -123,7 +123,7 @@ async def close_merchant(*, regulator_id: int, merchant_id: int, reason: str) ->
         shortfall = sum(card.cash_value_fen - card.escrow_held_fen for card in live)
         for card in live:
             refunded.append(await refund_card(card.id, initiated_by_id=regulator_id, now=now))
-        await _settle_pending_requests(merchant.id, refunded, now)
+        await _settle_pending_requests(merchant.id, regulator_id, refunded, now)
         await CardProduct.filter(merchant_id=merchant.id).update(status=CardProductStatus.RETIRED)
         cash = sum(transfer.cash_amount_fen for _card, transfer in refunded)
         await audit.record(
@@ -151,17 +151,22 @@ async def close_merchant(*, regulator_id: int, merchant_id: int, reason: str) ->
 
 
 async def _settle_pending_requests(
-    merchant_id: int, refunded: list[tuple[Card, Transfer]], now: datetime
+    merchant_id: int, regulator_id: int, refunded: list[tuple[Card, Transfer]], now: datetime
 ) -> None:
     """Pending refund requests are answered by the closure's refunds."""
     by_card = {card.id: transfer for card, transfer in refunded}
     pending = await RefundRequest.filter(merchant_id=merchant_id, status=RefundStatus.PENDING)
     for request in pending:
         transfer = by_card.get(request.card_id)
+        # A card used up after its request was made had nothing left to refund: the request
+        # must not show the amount asked for as if it had been paid.
         await RefundRequest.filter(id=request.id).update(
             status=RefundStatus.APPROVED,
             decided_at=now,
-            decision_note="Refunded when the merchant was closed",
+            decided_by_id=regulator_id,
+            decision_note="Refunded when the merchant was closed"
+            if transfer
+            else "Nothing was left on the card to refund when the merchant was closed",
             transfer_id=transfer.id if transfer else None,
-            amount_fen=transfer.cash_amount_fen if transfer else request.amount_fen,
+            amount_fen=transfer.cash_amount_fen if transfer else 0,
         )

@@ -74,7 +74,9 @@ class Listing:
         return data["merchant"]["stores"] if self.nested else data["merchants"]
 
     async def page(self, client, first: int | None = None, after: str | None = None) -> dict:
-        return await gql(client, self.page_query, {**self.variables, "first": first, "after": after})
+        return await gql(
+            client, self.page_query, {**self.variables, "first": first, "after": after}
+        )
 
 
 @pytest.fixture(scope="module")

@@ -206,7 +206,9 @@ async def test_reimport_updates_changed_fields_and_counts_created_and_updated(
     assert (after.registration_status, after.administrative_penalties) == ("注销", 4)
     assert after.on_abnormal_list is True
     assert after.updated_at == frozen_clock.current
-    assert (await record(unchanged["credit_code"])).name == unchanged["name"]
+    kept = await record(unchanged["credit_code"])
+    assert kept.name == unchanged["name"]
+    assert kept.updated_at == before.updated_at  # nothing to change, so nothing written
     assert await stored_codes([added["credit_code"]]) == {added["credit_code"]}
     assert await RegistryRecord.filter(credit_code=changing["credit_code"]).count() == 1
 
@@ -321,10 +323,11 @@ async def test_large_imports_go_in_batches_with_few_statements_and_report_progre
     assert (report.created, report.updated, len(report.problems)) == (2 * BATCH_SIZE + 1, 0, 1)
     assert sum(steps) == len(rows)
     assert len(steps) == 4  # the rejected row, then one step per batch
-    # Per batch: one SELECT of the codes already known, one INSERT or one UPDATE.
+    # Per batch: one SELECT of the records already known, one INSERT of the rest.
     assert created_statements <= 2 * 3
     assert (again.created, again.updated) == (0, BATCH_SIZE - 1)
-    assert len(count_sql.statements) - created_statements <= 2
+    # Nothing changed: the one SELECT, and no write.
+    assert len(count_sql.statements) - created_statements == 1
 
 
 def test_missing_required_column_is_a_file_error(tmp_path):

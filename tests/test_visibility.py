@@ -30,7 +30,6 @@ from models import (
     RiskAlert,
 )
 from models.enums import (
-    AlertStatus,
     AnnouncementKind,
     CardProductStatus,
     ComplaintCategory,
@@ -213,9 +212,7 @@ async def world(database: str) -> World:
     assert refund_a2.status is RefundStatus.APPROVED
     # B: a card at M1 whose cooling-off period is over (its refund waits), one at M2.
     card_b1 = (await buy_card(consumer_b, m1)).card
-    await Card.filter(id=card_b1.id).update(
-        cooling_off_ends_at=clock.now() - dt.timedelta(days=1)
-    )
+    await Card.filter(id=card_b1.id).update(cooling_off_ends_at=clock.now() - dt.timedelta(days=1))
     refund_b1 = await request_refund(user_id=consumer_b.id, card_id=card_b1.id, reason="搬家")
     assert refund_b1.status is RefundStatus.PENDING
     card_b2 = (await buy_card(consumer_b, m2)).card
@@ -838,7 +835,9 @@ async def test_supervision_and_registry_are_for_regulators_only(client, world, a
 
 async def test_regulators_read_statistics_and_the_registry(client, world):
     stats = data_of(await ask(client, world, "regulator", SUPERVISION_STATS))
-    registry = data_of(await ask(client, world, "regulator", REGISTRY_RECORD, code=world.registry_code))
+    registry = data_of(
+        await ask(client, world, "regulator", REGISTRY_RECORD, code=world.registry_code)
+    )
 
     assert stats["supervisionStats"]["activeCards"] >= 3
     assert registry["registryRecord"] == {

@@ -1,0 +1,26 @@
+# The Anfu API server. Configure with DATABASE_URL (postgres://...), CACHE_URL (redis://...),
+# ANFU_ENV=production and ANFU_JWT_SECRET (32+ bytes). Run `anfu migrate` once per release
+# (docker-compose.yml does it in its `migrate` service) before starting servers.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY auth auth
+COPY cli cli
+COPY models models
+COPY resolvers resolvers
+COPY schema schema
+COPY services services
+COPY server.py settings.py ./
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 anfu
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+USER anfu
+WORKDIR /home/anfu
+ENV ANFU_ENV=production HOST=0.0.0.0 PORT=8000 PYTHONUNBUFFERED=1
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --retries=3 \
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
+CMD ["anfu", "serve", "--workers", "2"]
