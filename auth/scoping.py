@@ -15,6 +15,7 @@ from tortoise.queryset import QuerySet
 
 from auth.principal import Principal
 from models import (
+    AuditEntry,
     Card,
     CardProduct,
     Complaint,
@@ -145,6 +146,11 @@ def readable_users(principal: Principal) -> QuerySet[User]:
     if principal.user_id is not None:
         return User.filter(id=principal.user_id)
     return _nothing(User)
+
+
+def readable_audit_entries(principal: Principal) -> QuerySet[AuditEntry]:
+    """The audit trail is for regulators."""
+    return AuditEntry.all() if principal.is_regulator else _nothing(AuditEntry)
 
 
 def sees_merchant_internals(principal: Principal, merchant_id: int) -> bool:

@@ -9,12 +9,11 @@ from models import Category as CategoryRow
 from models import RegistryRecord as RegistryRecordRow
 from models import Store as StoreRow
 from models.enums import CreditGrade as Grade
-from resolvers.node import MAX_KEY
 from schema.context import Info
 from schema.ids import decode_id
 from schema.merchants import Category, Merchant, MerchantFilter, RegistryRecord
 from schema.pagination import Connection, to_connection
-from services.errors import Forbidden
+from services.errors import Forbidden, NotFound
 from services.pagination import page_request, paginate
 
 GRADES_BEST_FIRST = [Grade.A, Grade.B, Grade.C, Grade.D]
@@ -51,8 +50,9 @@ async def merchants(
 
 
 async def merchant(info: Info, id: str) -> Merchant | None:
-    key = decode_id(id, "Merchant")
-    if key > MAX_KEY:
+    try:
+        key = decode_id(id, "Merchant")
+    except NotFound:
         return None
     row = await scoping.readable_merchants(info.context.principal).get_or_none(id=key)
     return Merchant.of(row) if row else None

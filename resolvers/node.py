@@ -15,10 +15,11 @@ from schema.cards import Card, RefundRequest, Transaction
 from schema.complaints import Complaint
 from schema.context import Info
 from schema.credit import RiskAlert
-from schema.ids import decode_any
+from schema.ids import MAX_KEY, decode_any, is_key
 from schema.merchants import CardProduct, Merchant, Store
 from schema.node import Node
 from schema.platform import Announcement, FinancingApplication
+from schema.supervision import AuditEntry
 from services.errors import BadInput
 
 # Type name -> (what the caller may read of it, how to wrap a row).
@@ -34,11 +35,8 @@ READABLE: dict[str, tuple[Callable[[Principal], QuerySet[Any]], Callable[[Any], 
     "RiskAlert": (scoping.readable_risk_alerts, RiskAlert.of),
     "FinancingApplication": (scoping.readable_financing, FinancingApplication.of),
     "Announcement": (lambda _principal: AnnouncementRow.all(), Announcement.of),
+    "AuditEntry": (scoping.readable_audit_entries, AuditEntry.of),
 }
-
-
-# Primary keys are IntFields: a larger key names no row (and overflows PostgreSQL's integer).
-MAX_KEY = 2**31 - 1
 
 
 async def node(info: Info, id: str) -> Node | None:
@@ -47,8 +45,7 @@ async def node(info: Info, id: str) -> Node | None:
     entry = READABLE.get(type_name)
     if entry is None:
         return None
-    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
-    if not (pk.isascii() and pk.isdigit()):
+    if not is_key(pk):
         raise BadInput(f"{id!r} is not a {type_name} ID")
     key = int(pk)
     if key > MAX_KEY:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models import AuditEntry as AuditEntryRow
+from auth import scoping
 from models.enums import Role
 from schema.context import Info
 from schema.ids import decode_id
@@ -61,7 +61,7 @@ async def audit_trail(
 ) -> Connection[AuditEntry]:
     info.context.principal.require_role(Role.REGULATOR)
     request = page_request(first, after)
-    query = AuditEntryRow.all()
+    query = scoping.readable_audit_entries(info.context.principal)
     if filter is not None:
         if filter.merchant_id is not None:
             query = query.filter(merchant_id=decode_id(filter.merchant_id, "Merchant"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from services.errors import BadInput
+from services.errors import BadInput, NotFound
 
 
 def encode_id(type_name: str, pk: int | str) -> str:
@@ -24,9 +24,22 @@ def decode_any(global_id: str) -> tuple[str, str]:
     return type_name, pk
 
 
+# Primary keys are 32-bit: a larger key names no row (and would overflow PostgreSQL's integer).
+MAX_KEY = 2**31 - 1
+
+
+def is_key(pk: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²", which int() refuses."""
+    return pk.isascii() and pk.isdigit()
+
+
 def decode_id(global_id: str, expected_type: str) -> int:
-    """The integer key of a global ID of `expected_type`, or BadInput."""
+    """The integer key of a global ID of `expected_type`: BadInput when malformed,
+    NotFound when no row can have it."""
     type_name, pk = decode_any(global_id)
-    if type_name != expected_type or not pk.isdigit():
+    if type_name != expected_type or not is_key(pk):
         raise BadInput(f"{global_id!r} is not a {expected_type} ID")
-    return int(pk)
+    key = int(pk)
+    if key > MAX_KEY:
+        raise NotFound(f"No such {expected_type}")
+    return key

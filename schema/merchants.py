@@ -312,7 +312,7 @@ class CardProduct(Node):
         return self.row.all_stores
 
     @strawberry.field(
-        description="The stores where the card can be used (every open store when allStores)."
+        description="The open stores where the card can be used (every open store when allStores)."
     )
     async def stores(self, info: Info) -> list[Store]:
         loaders = info.context.loaders
@@ -321,7 +321,11 @@ class CardProduct(Node):
             return [Store.of(row) for row in rows if row.status is StoreStatusValue.OPEN]
         store_ids = await loaders.store_ids_by_card_product.load(self.row.id)
         stores = await loaders.store.load_many(store_ids)
-        return [Store.of(row) for row in stores if row is not None]
+        return [
+            Store.of(row)
+            for row in stores
+            if row is not None and row.status is StoreStatusValue.OPEN
+        ]
 
     @strawberry.field
     def status(self) -> CardProductStatus:

@@ -24,6 +24,20 @@ from services.errors import BadInput, InvalidState, NotFound
 from settings import get_settings
 
 OPERATING_STATUS = "存续"
+# Registries write "in operation" several ways: 存续（在营、开业、在册）, 在业, 开业 ...
+OPERATING_SYNONYMS = ("存续", "在业", "在营", "开业", "在册")
+# Full-width and half-width brackets, spaces: the same name written two ways.
+_NAME_FOLD = str.maketrans({"（": "(", "）": ")", "\u3000": "", " ": ""})
+
+
+def same_name(registered: str, applied: str) -> bool:
+    return registered.translate(_NAME_FOLD) == applied.translate(_NAME_FOLD)
+
+
+def is_operating(registration_status: str) -> bool:
+    return registration_status.strip().startswith(OPERATING_SYNONYMS)
+
+
 MIN_MONTHS_ESTABLISHED = 6
 MAX_STORES_PER_APPLICATION = 200
 MAX_NAME_LENGTH = 128
@@ -82,16 +96,16 @@ def registry_findings(
     if record is None:
         return ["The registry has no business with this credit code"]
     findings = []
-    if record.name != name:
+    if not same_name(record.name, name):
         findings.append(
             f"Name differs: the registry has 「{record.name}」, the application 「{name}」"
         )
-    if record.legal_representative != legal_representative:
+    if not same_name(record.legal_representative, legal_representative):
         findings.append(
             f"Legal representative differs: the registry has 「{record.legal_representative}」, "
             f"the application 「{legal_representative}」"
         )
-    if record.registration_status != OPERATING_STATUS:
+    if not is_operating(record.registration_status):
         findings.append(
             f"Registration status is 「{record.registration_status}」, not 「{OPERATING_STATUS}」 "
             "(in operation)"
@@ -140,11 +154,16 @@ async def register_merchant(application: Application) -> Registration:
         raise BadInput(f"No category with code {application.category_code!r}")
     if await Merchant.exists(credit_code=credit_code):
         raise BadInput("A merchant with this credit code is already registered")
+    owner = await accounts.prepare_account(
+        phone=application.contact_phone,
+        password=application.password,
+        display_name=legal_representative,
+    )
     record = await RegistryRecord.get_or_none(credit_code=credit_code)
     findings = registry_findings(record, name, legal_representative, _platform_today())
     try:
         return await _create_application(
-            application, credit_code, name, legal_representative, stores, findings
+            application, owner, credit_code, name, legal_representative, stores, findings
         )
     except IntegrityError:
         # Two applications with one credit code (or one phone) raced; the other won.
@@ -153,6 +172,7 @@ async def register_merchant(application: Application) -> Registration:
 
 async def _create_application(
     application: Application,
+    owner_account: accounts.NewAccount,
     credit_code: str,
     name: str,
     legal_representative: str,
@@ -165,7 +185,7 @@ async def _create_application(
             credit_code=credit_code,
             legal_representative=legal_representative,
             category_id=application.category_code,
-            contact_phone=accounts.check_phone(application.contact_phone),
+            contact_phone=owner_account.phone,
             status=MerchantStatus.PENDING_REVIEW,
             registry_verified=not findings,
             registry_findings=findings,
@@ -185,13 +205,8 @@ async def _create_application(
                 for store in stores
             ]
         )
-        owner = await accounts.create_user(
-            role=Role.MERCHANT,
-            phone=application.contact_phone,
-            password=application.password,
-            display_name=legal_representative,
-            merchant_id=merchant.id,
-            is_merchant_owner=True,
+        owner = await accounts.insert_user(
+            owner_account, role=Role.MERCHANT, merchant_id=merchant.id, is_merchant_owner=True
         )
         session = await accounts.start_session(owner)
     return Registration(merchant=merchant, session=session)

@@ -17,6 +17,7 @@ from models.enums import MerchantStatus, Role
 from schema.ids import decode_id, encode_id
 from services import clock
 from services.credit_code import with_check_character
+from services.onboarding import registry_findings
 from tests.support import (
     PASSWORD,
     codes,
@@ -589,3 +590,39 @@ async def test_reviewing_an_unknown_merchant_is_not_found(client):
 
     # Then it is not found
     assert codes(result) == ["NOT_FOUND"]
+
+
+@pytest.mark.parametrize("status", ["存续", "存续（在营、开业、在册）", "在业", "开业"])
+def test_registry_statuses_that_mean_in_operation_give_no_finding(status):
+    record = RegistryRecord(
+        credit_code="91110000802100433B",
+        name="淮安洁净（清江浦）洗衣店",
+        legal_representative="陈洁",
+        registered_capital_fen=100,
+        established_on=dt.date(2020, 1, 1),
+        registration_status=status,
+        administrative_penalties=0,
+        on_abnormal_list=False,
+    )
+
+    findings = registry_findings(record, "淮安洁净(清江浦)洗衣店", "陈洁", dt.date(2026, 1, 1))
+
+    assert findings == []
+
+
+@pytest.mark.parametrize("status", ["注销", "吊销", "迁出", "吊销，未注销"])
+def test_registry_statuses_out_of_operation_are_findings(status):
+    record = RegistryRecord(
+        credit_code="91110000802100433B",
+        name="淮安洁净洗衣店",
+        legal_representative="陈洁",
+        registered_capital_fen=100,
+        established_on=dt.date(2020, 1, 1),
+        registration_status=status,
+        administrative_penalties=0,
+        on_abnormal_list=False,
+    )
+
+    findings = registry_findings(record, "淮安洁净洗衣店", "陈洁", dt.date(2026, 1, 1))
+
+    assert len(findings) == 1 and status in findings[0]
