@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -108,9 +109,9 @@ async def _live_cash_with_merchant(owner_id: int, merchant_id: int) -> int:
             owner_id=owner_id, merchant_id=merchant_id, status__in=ledger.LIVE_CARD_STATUSES
         )
         .annotate(total=Sum("cash_value_fen"))
-        .values_list("total", flat=True)
+        .values("total")
     )
-    return int(rows[0] or 0) if rows else 0
+    return int(rows[0]["total"] or 0) if rows else 0
 
 
 async def _check_limits(owner_id: int, merchant_id: int, card_cash_after: int, adding: int) -> None:
@@ -120,7 +121,7 @@ async def _check_limits(owner_id: int, merchant_id: int, card_cash_after: int, a
             f"A card holds at most {format_money(rules.card_cash_cap_fen)} of prepaid cash"
         )
     held = await _live_cash_with_merchant(owner_id, merchant_id)
-    if held > rules.consumer_merchant_cap_fen:
+    if held + adding > rules.consumer_merchant_cap_fen:
         raise LimitExceeded(
             f"One consumer holds at most {format_money(rules.consumer_merchant_cap_fen)} of "
             f"prepaid cash with one merchant; you hold {format_money(held)}"
@@ -183,7 +184,9 @@ def _payment_reference(user_id: int, key: str) -> str:
     return hashlib.sha256(f"{user_id}:{key}".encode()).hexdigest()
 
 
-async def _paid(user_id: int, key: str, amount_fen: int, run):  # type: ignore[no-untyped-def]
+async def _paid(
+    user_id: int, key: str, amount_fen: int, run: Callable[[], Awaitable[CardOperation]]
+) -> CardOperation:
     """Authorise a payment, run the operation, and void the payment if nothing was recorded."""
     payment = await payments.provider().authorize(_payment_reference(user_id, key), amount_fen)
     try:
@@ -460,8 +463,12 @@ async def _replay_if_known(
 
 
 async def _run_money_operation(
-    user_id: int, key: str, operation: str, arguments: dict, action
-) -> CardOperation:  # type: ignore[no-untyped-def]
+    user_id: int,
+    key: str,
+    operation: str,
+    arguments: dict,
+    action: Callable[[], Awaitable[Transfer]],
+) -> CardOperation:
     transfer, replayed = await idempotency.run_once(
         user_id=user_id, key=key, operation=operation, arguments=arguments, action=action
     )

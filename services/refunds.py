@@ -164,6 +164,6 @@ async def decide_refund(
                 reason=note,
             )
     if transfer is not None:
-        owner_id = await Card.filter(id=request.card_id).values_list("owner_id", flat=True)
-        await events.card_transaction(transfer, owner_id=owner_id[0])
+        card = await Card.get(id=request.card_id)
+        await events.card_transaction(transfer, owner_id=card.owner_id)
     return await RefundRequest.get(id=request.id)

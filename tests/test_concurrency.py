@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from models import Card, Merchant, RefundRequest, Transfer, User
@@ -178,7 +179,7 @@ async def test_purchases_racing_past_the_merchant_cap_never_exceed_it(client):
 
     # Then exactly one fits and the consumer holds exactly 20,000.00
     assert Counter(first_code(result) for result in results) == {None: 1, "LIMIT_EXCEEDED": 5}
-    cash = await Card.filter(owner_id=consumer.id).values_list("cash_value_fen", flat=True)
+    cash = [card.cash_value_fen for card in await Card.filter(owner_id=consumer.id)]
     assert sum(cash) == 2_000_000
     await assert_ledger_clean()
 
@@ -204,7 +205,7 @@ async def test_top_ups_racing_past_the_caps_never_exceed_them(client):
 
     # Then neither cap is exceeded and exactly 4 top-ups fit
     assert Counter(first_code(result) for result in results) == {None: 4, "LIMIT_EXCEEDED": 9}
-    cash = await Card.filter(owner_id=consumer.id).values_list("cash_value_fen", flat=True)
+    cash = [card.cash_value_fen for card in await Card.filter(owner_id=consumer.id)]
     assert sum(cash) == 2_000_000
     assert max(cash) <= 500_000
     await assert_ledger_clean()
@@ -296,7 +297,7 @@ async def test_a_custody_change_racing_purchases_and_redemptions_keeps_custody_e
 class MeanwhileProvider:
     """Confirms payments, but first lets something else happen (as if concurrently)."""
 
-    def __init__(self, meanwhile) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, meanwhile: Callable[[], Awaitable[None]]) -> None:
         self.meanwhile = meanwhile
         self.voided: list[payments.Payment] = []
 
@@ -349,9 +350,7 @@ async def test_a_custody_change_while_a_purchase_is_paid_applies_to_the_new_card
     await assert_ledger_clean()
 
 
-async def test_a_redemption_between_a_refund_check_and_its_transaction_is_seen(
-    client, monkeypatch
-):
+async def test_a_redemption_between_a_refund_check_and_its_transaction_is_seen(client, monkeypatch):
     # Given an unused card in its cooling-off period, and a redemption that commits just after
     # the refund request read the card (as a concurrent request would)
     world = await make_merchant()
@@ -360,7 +359,7 @@ async def test_a_redemption_between_a_refund_check_and_its_transaction_is_seen(
     real_in_transaction = refunds.in_transaction
 
     @contextlib.asynccontextmanager
-    async def redemption_first():  # type: ignore[no-untyped-def]
+    async def redemption_first() -> AsyncIterator[Any]:
         monkeypatch.setattr(refunds, "in_transaction", real_in_transaction)
         await redeem_fen(world, card_id, consumer, 10_000)
         async with real_in_transaction() as connection:

@@ -244,9 +244,7 @@ async def test_a_redemption_key_reused_for_another_amount_or_code_is_a_conflict(
     assert codes(await redeem(client, world, code, "100.00", key, store_index=1)) == [
         "IDEMPOTENCY_CONFLICT"
     ]
-    assert codes(await redeem(client, world, fresh_code, "100.00", key)) == [
-        "IDEMPOTENCY_CONFLICT"
-    ]
+    assert codes(await redeem(client, world, fresh_code, "100.00", key)) == ["IDEMPOTENCY_CONFLICT"]
     assert await money_of(world) == before
     # The fresh code was not spent by the conflicting call.
     data_of(await redeem(client, world, fresh_code, "100.00", new_key()))

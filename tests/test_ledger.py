@@ -221,7 +221,9 @@ async def test_a_regulator_lowers_and_raises_the_custody_ratio(client):
     variables = {"merchantId": encode_id("Merchant", world.merchant.id), "reason": "信用良好"}
 
     # When a regulator sets the ratio to 0.45
-    lowered = data_of(await call(client, SET_CUSTODY_RATIO, {**variables, "ratio": 0.45}, regulator))
+    lowered = data_of(
+        await call(client, SET_CUSTODY_RATIO, {**variables, "ratio": 0.45}, regulator)
+    )
 
     # Then each card keeps ceil(0.45 * cash) (315.00 + ceil(283.5045) = 283.51) and the rest
     # of the 1400.00 paid is with the merchant (69.99 released by the redemption, 731.50 now)
@@ -280,9 +282,7 @@ async def test_a_custody_ratio_is_between_0_4_and_1(client, ratio):
         "reason": "x",
     }
 
-    assert codes(await call(client, SET_CUSTODY_RATIO, variables, regulator)) == [
-        "BAD_USER_INPUT"
-    ]
+    assert codes(await call(client, SET_CUSTODY_RATIO, variables, regulator)) == ["BAD_USER_INPUT"]
 
 
 async def test_the_custody_ratio_bounds_are_allowed(client):
@@ -404,7 +404,9 @@ async def test_verification_finds_custody_that_does_not_match_the_cards(database
         )
 
     problems = await problems_after(grow_account)
-    assert any(p.startswith(f"account {ledger.escrow_account(world.merchant.id)}") for p in problems)
+    assert any(
+        p.startswith(f"account {ledger.escrow_account(world.merchant.id)}") for p in problems
+    )
     assert (
         f"merchant {world.merchant.id}: custody account holds 70001 fen, its live cards 70000 fen"
         in problems

@@ -186,4 +186,6 @@ def test_custody_out_of_step_with_the_cards_is_named(broken):
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert f"card {card_id}: custody share 37799 fen, expected 37800 fen" in output
-    assert f"merchant {merchant_id}: custody account holds 37800 fen, its live cards 37799" in output
+    assert (
+        f"merchant {merchant_id}: custody account holds 37800 fen, its live cards 37799" in output
+    )

@@ -270,7 +270,10 @@ class MoneyModel(RuleBasedStateMachine):
         allowed: set[str] = set()
         if model.suspended:
             allowed.add("MERCHANT_NOT_ACTIVE")
-        if model.price > CARD_CAP or self.held_with(consumer, merchant) + model.price > MERCHANT_CAP:
+        if (
+            model.price > CARD_CAP
+            or self.held_with(consumer, merchant) + model.price > MERCHANT_CAP
+        ):
             allowed.add("LIMIT_EXCEEDED")
         variables = {
             "productId": encode_id("CardProduct", model.world.product.id),
@@ -286,7 +289,11 @@ class MoneyModel(RuleBasedStateMachine):
         share = custody_share(model.ratio_bp, model.price)
         card = CardModel(
             gid=payload["card"]["id"],
-            pk=int(self.run(Card.filter(owner_id=self.consumers[consumer].id).order_by("-id").first()).id),
+            pk=int(
+                self.run(
+                    Card.filter(owner_id=self.consumers[consumer].id).order_by("-id").first()
+                ).id
+            ),
             owner=consumer,
             merchant=merchant,
             balance=model.face,
@@ -510,7 +517,9 @@ class MoneyModel(RuleBasedStateMachine):
     @rule(pick=st.integers(0, 10**6), approve=st.booleans())
     def decide_again(self, pick: int, approve: bool) -> None:
         refund_id = self.decided[pick % len(self.decided)]
-        result = self.api(DECIDE_REFUND, {"refundId": refund_id, "approve": approve}, self.regulator)
+        result = self.api(
+            DECIDE_REFUND, {"refundId": refund_id, "approve": approve}, self.regulator
+        )
         self.expect_error(result, {"INVALID_STATE"})
 
     # ------------------------------------------------------------ regulators and time

@@ -53,7 +53,9 @@ async def call(client, query: str, variables: dict[str, Any], user: User | None 
 
 
 async def issue_code(client, consumer: User, card_id: int) -> str:
-    result = await call(client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", card_id)}, consumer)
+    result = await call(
+        client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", card_id)}, consumer
+    )
     return data_of(result)["issueRedemptionCode"]["code"]
 
 
@@ -143,7 +145,9 @@ async def test_redeeming_100_of_a_700_1000_card_releases_70(client):
         "outstandingLiability": "0.00",
     }
     # An empty card gets no more codes.
-    result = await call(client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", card_id)}, consumer)
+    result = await call(
+        client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", card_id)}, consumer
+    )
     assert codes(result) == ["INSUFFICIENT_BALANCE"]
     await assert_ledger_clean()
 
@@ -258,7 +262,9 @@ async def test_a_card_that_is_not_active_cannot_be_redeemed(client, status):
     ]
     assert await money_of(world) == before
     # And no new code is issued for it
-    result = await call(client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", card_id)}, consumer)
+    result = await call(
+        client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", card_id)}, consumer
+    )
     assert codes(result) == ["CARD_NOT_ACTIVE"]
     await Card.filter(id=card_id).update(status=CardStatus.ACTIVE)
     await assert_ledger_clean()
@@ -276,7 +282,9 @@ async def test_a_refunded_card_cannot_be_redeemed(client):
     assert codes(await redeem(client, world.owner, code, world.stores[0], "10.00")) == [
         "CARD_NOT_ACTIVE"
     ]
-    result = await call(client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", card_id)}, consumer)
+    result = await call(
+        client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", card_id)}, consumer
+    )
     assert codes(result) == ["CARD_NOT_ACTIVE"]
     assert await money_of(world) == before
     await assert_ledger_clean()
@@ -298,7 +306,9 @@ async def test_a_card_past_its_validity_cannot_be_redeemed(client, frozen_clock)
         "CARD_NOT_ACTIVE"
     ]
     assert (await card_of(client, consumer, card_id))["status"] == "EXPIRED"
-    result = await call(client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", card_id)}, consumer)
+    result = await call(
+        client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", card_id)}, consumer
+    )
     assert codes(result) == ["CARD_NOT_ACTIVE"]
     assert await money_of(world) == before
     await assert_ledger_clean()
@@ -325,9 +335,7 @@ async def test_the_store_must_be_the_merchants_own(client):
     code = await issue_code(client, consumer, card_id)
     before = await money_of(world)
 
-    assert codes(await redeem(client, world.owner, code, other.stores[0], "10.00")) == [
-        "NOT_FOUND"
-    ]
+    assert codes(await redeem(client, world.owner, code, other.stores[0], "10.00")) == ["NOT_FOUND"]
     result = await redeem(client, world.owner, code, Store(id=10**9, name="x"), "10.00")
     assert codes(result) == ["NOT_FOUND"]
     assert await money_of(world) == before
@@ -532,9 +540,7 @@ async def test_only_the_card_owner_gets_a_code(client):
     variables = {"cardId": encode_id("Card", card_id)}
 
     assert codes(await call(client, ISSUE_REDEMPTION_CODE, variables, stranger)) == ["NOT_FOUND"]
-    assert codes(await call(client, ISSUE_REDEMPTION_CODE, variables, world.owner)) == [
-        "FORBIDDEN"
-    ]
+    assert codes(await call(client, ISSUE_REDEMPTION_CODE, variables, world.owner)) == ["FORBIDDEN"]
     assert codes(await gql(client, ISSUE_REDEMPTION_CODE, variables)) == ["UNAUTHENTICATED"]
     result = await call(
         client, ISSUE_REDEMPTION_CODE, {"cardId": encode_id("Card", 10**9)}, stranger

@@ -353,9 +353,7 @@ async def test_a_refund_needs_the_owner_a_reason_and_cash_left(client):
     assert codes(await request_refund(client, stranger, card_id)) == ["NOT_FOUND"]
     assert codes(await request_refund(client, world.owner, card_id)) == ["FORBIDDEN"]
     assert codes(await request_refund(client, consumer, card_id, "   ")) == ["BAD_USER_INPUT"]
-    assert codes(await request_refund(client, consumer, card_id, "x" * 1001)) == [
-        "BAD_USER_INPUT"
-    ]
+    assert codes(await request_refund(client, consumer, card_id, "x" * 1001)) == ["BAD_USER_INPUT"]
     assert await money_of(world) == before
 
     # A card redeemed to nothing has nothing to refund.
@@ -392,7 +390,8 @@ async def test_a_refund_at_partial_custody_claws_back_from_settlement(client):
         "outstandingLiability": "700.00",
     }
     accounts = await ledger.account_balances([ledger.escrow_account(world.merchant.id)])
-    assert accounts[ledger.escrow_account(world.merchant.id)] == (
-        await Card.get(id=other)
-    ).escrow_held_fen
+    assert (
+        accounts[ledger.escrow_account(world.merchant.id)]
+        == (await Card.get(id=other)).escrow_held_fen
+    )
     await assert_ledger_clean()
