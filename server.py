@@ -32,7 +32,7 @@ from auth.tokens import principal_from_authorization
 from schema import build_schema, schema
 from schema.context import Context
 from schema.errors import classify_all
-from services import cache, complaints, events
+from services import cache, complaints, events, idempotency
 from services.errors import Unauthenticated
 from settings import Settings, get_settings
 
@@ -155,16 +155,20 @@ class MetricsMiddleware:
             REQUESTS.labels(path, str(status)).inc()
 
 
-async def sweep_complaints_forever(interval_seconds: float) -> None:
-    """Escalate overdue complaints now and then; several servers sweeping at once is harmless."""
+async def maintain_forever(interval_seconds: float) -> None:
+    """Now and then: escalate overdue complaints and forget idempotency keys past retention.
+    Several servers doing it at once is harmless (each change is a conditional update)."""
     while True:
         await asyncio.sleep(interval_seconds)
         try:
             escalated = await complaints.sweep_unanswered()
             if escalated:
                 log.info("escalated %d overdue complaint(s) to mediation", escalated)
+            forgotten = await idempotency.forget_expired()
+            if forgotten:
+                log.info("forgot %d idempotency key(s) past retention", forgotten)
         except Exception:
-            log.exception("complaint sweep failed; trying again later")
+            log.exception("maintenance failed; trying again later")
 
 
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
@@ -177,7 +181,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             await Tortoise.init(config=settings.tortoise_config(), _enable_global_fallback=True)
         if settings.cache_url.startswith(("redis://", "rediss://")):
             events.use_bus(events.RedisBus(settings.cache_url))
-        sweeper = asyncio.create_task(sweep_complaints_forever(settings.complaint_sweep_seconds))
+        sweeper = asyncio.create_task(maintain_forever(settings.maintenance_seconds))
         try:
             yield
         finally:

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     cooling_off_days: int = 7
     redemption_code_ttl_seconds: int = 300
     complaint_response_hours: int = 72
-    complaint_sweep_seconds: float = 300
+    # How often each server escalates overdue complaints and forgets old idempotency keys.
+    maintenance_seconds: float = 300
 
     timezone: str = Field(default="Asia/Shanghai", alias="ANFU_TIMEZONE")
     log_level: str = Field(default="INFO", alias="ANFU_LOG_LEVEL")

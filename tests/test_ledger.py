@@ -336,7 +336,9 @@ async def test_verification_finds_an_unbalanced_transfer(database):
 
     transfer_id = corrupt.transfer_id  # type: ignore[attr-defined]
     assert f"transfer {transfer_id}: debits 5 fen != credits 4 fen" in problems
-    assert any(problem.startswith("account consumer_funds") for problem in problems)
+    escrow = ledger.escrow_account(world.merchant.id)
+    assert any(problem.startswith(f"account {escrow}:") for problem in problems)
+    assert "the ledger sums to -1 fen, not zero" in problems
     await assert_ledger_clean()
 
 

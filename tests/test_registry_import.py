@@ -82,11 +82,8 @@ async def record(code: str) -> RegistryRecord:
 
 
 async def stored_codes(codes: Iterable[str]) -> set[str]:
-    return set(
-        await RegistryRecord.filter(credit_code__in=list(codes)).values_list(
-            "credit_code", flat=True
-        )
-    )
+    rows = await RegistryRecord.filter(credit_code__in=list(codes)).values("credit_code")
+    return {row["credit_code"] for row in rows}
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"], ids=["plain", "bom"])
@@ -109,7 +106,7 @@ async def test_csv_import_creates_records_with_typed_values(
     report = await import_rows(read_registry_file(path))
 
     assert report == ImportReport(created=2, updated=0, problems=[])
-    one = await record(first["credit_code"])
+    one = await record(str(first["credit_code"]))
     assert one.name == first["name"]
     assert one.legal_representative == "王五"
     assert one.registered_capital_fen == 500_000_000
@@ -143,10 +140,10 @@ async def test_json_import_accepts_native_numbers_and_booleans(database, tmp_pat
     report = await import_rows(read_registry_file(path))
 
     assert report == ImportReport(created=2, updated=0, problems=[])
-    one = await record(first["credit_code"])
+    one = await record(str(first["credit_code"]))
     assert (one.registered_capital_fen, one.administrative_penalties) == (500_000_000, 2)
     assert one.on_abnormal_list is True
-    two = await record(second["credit_code"])
+    two = await record(str(second["credit_code"]))
     assert (two.registered_capital_fen, two.on_abnormal_list) == (123_456, False)
 
 
