@@ -88,3 +88,10 @@ class RegisterConsumerInput:
     phone: str
     password: str
     display_name: str
+
+
+async def load_user(info: Info, user_id: int) -> User:
+    """A user an object the caller could read points at (batched per request)."""
+    row = await info.context.loaders.user.load(user_id)
+    assert row is not None
+    return User.of(row)

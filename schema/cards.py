@@ -14,10 +14,11 @@ from models import RefundRequest as RefundRequestRow
 from models import Transfer as TransferRow
 from models import User as UserRow
 from models.enums import CardStatus as CardStatusValue
-from schema.accounts import User
+from schema.accounts import User, load_user
 from schema.context import Info
 from schema.enums import CardStatus, LedgerSide, RefundStatus, TransactionKind
 from schema.ids import encode_id
+from schema.merchants import load_merchant
 from schema.node import Node
 from schema.pagination import Connection, to_connection
 from schema.scalars import Money
@@ -28,14 +29,6 @@ from services.pagination import page_request, slice_page
 
 if TYPE_CHECKING:
     from schema.merchants import CardProduct, Merchant, Store
-
-
-async def _merchant(info: Info, merchant_id: int) -> Merchant:
-    from schema.merchants import Merchant
-
-    row = await info.context.loaders.merchant.load(merchant_id)
-    assert row is not None
-    return Merchant.of(row)
 
 
 async def _card(info: Info, card_id: int) -> Card:
@@ -58,9 +51,7 @@ class Card(Node):
 
     @strawberry.field
     async def owner(self, info: Info) -> User:
-        row = await info.context.loaders.user.load(self.row.owner_id)
-        assert row is not None
-        return User.of(row)
+        return await load_user(info, self.row.owner_id)
 
     @strawberry.field
     async def product(
@@ -76,7 +67,7 @@ class Card(Node):
     async def merchant(
         self, info: Info
     ) -> Annotated[Merchant, strawberry.lazy("schema.merchants")]:
-        return await _merchant(info, self.row.merchant_id)
+        return await load_merchant(info, self.row.merchant_id)
 
     @strawberry.field(description="Remaining value at the merchant (face value units).")
     def balance(self) -> Money:
@@ -187,7 +178,7 @@ class Transaction(Node):
     async def merchant(
         self, info: Info
     ) -> Annotated[Merchant, strawberry.lazy("schema.merchants")]:
-        return await _merchant(info, self.row.merchant_id)
+        return await load_merchant(info, self.row.merchant_id)
 
     @strawberry.field(description="The store where a redemption happened.")
     async def store(

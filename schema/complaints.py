@@ -8,12 +8,12 @@ import strawberry
 
 from models import Complaint as ComplaintRow
 from models import ComplaintEvent as ComplaintEventRow
-from schema.accounts import User
+from schema.accounts import User, load_user
 from schema.cards import Card, RefundRequest
 from schema.context import Info
 from schema.enums import ComplaintCategory, ComplaintOutcome, ComplaintStatus, Role
 from schema.ids import encode_id
-from schema.merchants import Merchant
+from schema.merchants import Merchant, load_merchant
 from schema.node import Node
 
 
@@ -39,15 +39,11 @@ class Complaint(Node):
 
     @strawberry.field
     async def complainant(self, info: Info) -> User:
-        row = await info.context.loaders.user.load(self.row.complainant_id)
-        assert row is not None
-        return User.of(row)
+        return await load_user(info, self.row.complainant_id)
 
     @strawberry.field
     async def merchant(self, info: Info) -> Merchant:
-        row = await info.context.loaders.merchant.load(self.row.merchant_id)
-        assert row is not None
-        return Merchant.of(row)
+        return await load_merchant(info, self.row.merchant_id)
 
     @strawberry.field
     async def card(self, info: Info) -> Card | None:

@@ -14,7 +14,7 @@ from schema.cards import Transaction
 from schema.context import Info
 from schema.enums import AlertStatus, CreditGrade, RiskAlertKind, RiskLevel
 from schema.ids import encode_id
-from schema.merchants import Merchant
+from schema.merchants import Merchant, load_merchant
 from schema.node import Node
 
 
@@ -91,9 +91,7 @@ class RiskAlert(Node):
 
     @strawberry.field
     async def merchant(self, info: Info) -> Merchant:
-        row = await info.context.loaders.merchant.load(self.row.merchant_id)
-        assert row is not None
-        return Merchant.of(row)
+        return await load_merchant(info, self.row.merchant_id)
 
     @strawberry.field
     def kind(self) -> RiskAlertKind:

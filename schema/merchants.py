@@ -42,6 +42,13 @@ def require_internals(info: Info, merchant_id: int, what: str) -> None:
         raise Forbidden(f"Only the merchant itself and regulators see its {what}")
 
 
+async def load_merchant(info: Info, merchant_id: int) -> Merchant:
+    """The merchant an object the caller could read belongs to (batched per request)."""
+    row = await info.context.loaders.merchant.load(merchant_id)
+    assert row is not None
+    return Merchant.of(row)
+
+
 @strawberry.type
 class Category:
     row: strawberry.Private[CategoryRow]
@@ -248,9 +255,7 @@ class Store(Node):
 
     @strawberry.field
     async def merchant(self, info: Info) -> Merchant:
-        row = await info.context.loaders.merchant.load(self.row.merchant_id)
-        assert row is not None
-        return Merchant.of(row)
+        return await load_merchant(info, self.row.merchant_id)
 
     @strawberry.field
     def name(self) -> str:
@@ -283,9 +288,7 @@ class CardProduct(Node):
 
     @strawberry.field
     async def merchant(self, info: Info) -> Merchant:
-        row = await info.context.loaders.merchant.load(self.row.merchant_id)
-        assert row is not None
-        return Merchant.of(row)
+        return await load_merchant(info, self.row.merchant_id)
 
     @strawberry.field
     def name(self) -> str:

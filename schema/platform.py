@@ -11,7 +11,7 @@ from models import FinancingApplication as FinancingApplicationRow
 from schema.context import Info
 from schema.enums import AnnouncementKind, CreditGrade, FinancingStatus, MerchantStatus
 from schema.ids import encode_id
-from schema.merchants import Merchant
+from schema.merchants import Merchant, load_merchant
 from schema.node import Node
 from schema.scalars import Money
 from services.stats import SupervisionFigures
@@ -56,9 +56,7 @@ class FinancingApplication(Node):
 
     @strawberry.field
     async def merchant(self, info: Info) -> Merchant:
-        row = await info.context.loaders.merchant.load(self.row.merchant_id)
-        assert row is not None
-        return Merchant.of(row)
+        return await load_merchant(info, self.row.merchant_id)
 
     @strawberry.field
     def amount(self) -> Money:

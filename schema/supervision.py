@@ -8,7 +8,7 @@ import json
 import strawberry
 
 from models import AuditEntry as AuditEntryRow
-from schema.accounts import User
+from schema.accounts import User, load_user
 from schema.context import Info
 from schema.ids import encode_id
 from schema.merchants import Merchant
@@ -42,9 +42,7 @@ class AuditEntry(Node):
 
     @strawberry.field
     async def actor(self, info: Info) -> User:
-        row = await info.context.loaders.user.load(self.row.actor_id)
-        assert row is not None
-        return User.of(row)
+        return await load_user(info, self.row.actor_id)
 
     @strawberry.field(
         description="e.g. MERCHANT_APPROVED, MERCHANT_SUSPENDED, MERCHANT_CLOSED, CUSTODY_RATIO_SET, "

@@ -373,6 +373,8 @@ async def redeem(
     if existing:
         return existing
     require_positive(amount_fen)
+    if await Merchant.exists(id=merchant_id, status=MerchantStatus.CLOSED):
+        raise MerchantNotActive("The merchant is closed: its cards were refunded")
     store = await Store.get_or_none(id=store_id, merchant_id=merchant_id)
     if store is None:
         raise NotFound("No such store")

@@ -96,10 +96,21 @@ async def request_refund(*, user_id: int, card_id: int, reason: str) -> RefundRe
             raise InvalidState("The card is already refunded")
         if card.cash_value_fen <= 0:
             raise InvalidState("Nothing is left on the card to refund")
-        if await RefundRequest.filter(card_id=card.id, status=RefundStatus.PENDING).exists():
-            raise InvalidState("A refund request for this card is already waiting for a decision")
         automatic = approved_without_review(card, await Merchant.get(id=card.merchant_id), now)
-        request = await RefundRequest.create(
+        pending = await RefundRequest.filter(card_id=card.id, status=RefundStatus.PENDING).first()
+        if pending is not None and not automatic:
+            raise InvalidState("A refund request for this card is already waiting for a decision")
+        # A request still waiting when the merchant was suspended (or the card expired) needs
+        # no decision any more: asking again settles it at once. The conditional UPDATE holds
+        # it against a merchant deciding at the same moment.
+        if pending is not None and (
+            await RefundRequest.filter(id=pending.id, status=RefundStatus.PENDING).update(
+                decided_at=now
+            )
+            != 1
+        ):
+            raise InvalidState("The refund request was decided meanwhile; look again")
+        request = pending or await RefundRequest.create(
             card_id=card.id,
             merchant_id=card.merchant_id,
             requested_by_id=user_id,

@@ -3,7 +3,7 @@
 Suspension stops sales and keeps redemption and refunds open. Closure is
 final: in one database transaction every live card is refunded through the
 ledger (custody first, the rest clawed back from the merchant's settlement),
-pending refund requests are settled by it, and the products are retired.
+pending refund requests are settled by it, and its products and stores are retired.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from models import Card, CardProduct, Merchant, RefundRequest
-from models.enums import CardProductStatus, MerchantStatus, RefundStatus
+from models import Card, CardProduct, Merchant, RefundRequest, Store
+from models.enums import CardProductStatus, MerchantStatus, RefundStatus, StoreStatus
 from models.ledger import Transfer
 from services import audit, clock, events
 from services.errors import BadInput, InvalidState, NotFound
@@ -125,6 +125,9 @@ async def close_merchant(*, regulator_id: int, merchant_id: int, reason: str) ->
             refunded.append(await refund_card(card.id, initiated_by_id=regulator_id, now=now))
         await _settle_pending_requests(merchant.id, regulator_id, refunded, now)
         await CardProduct.filter(merchant_id=merchant.id).update(status=CardProductStatus.RETIRED)
+        await Store.filter(merchant_id=merchant.id, status=StoreStatus.OPEN).update(
+            status=StoreStatus.CLOSED, closed_at=now
+        )
         cash = sum(transfer.cash_amount_fen for _card, transfer in refunded)
         await audit.record(
             actor_id=regulator_id,

@@ -359,4 +359,5 @@ async def test_a_regulator_may_do_all_of_it(client):
         "status", flat=True
     )
     assert set(products) == {CardProductStatus.RETIRED}
-    assert (await Store.get(id=v.world.stores[0].id)).status is StoreStatus.OPEN
+    # closing the merchant closed its stores too
+    assert (await Store.get(id=v.world.stores[0].id)).status is StoreStatus.CLOSED

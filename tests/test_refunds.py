@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from models import Card, Merchant, RefundRequest, Transfer, User
-from models.enums import MerchantStatus, Role
+from models.enums import CardStatus, MerchantStatus, RefundStatus, Role
 from schema.ids import decode_id, encode_id
-from services import cards, ledger
+from services import cards, ledger, refunds
 from services.ledger import verify_ledger
 from tests.support import (
     buy_card,
@@ -395,3 +395,30 @@ async def test_a_refund_at_partial_custody_claws_back_from_settlement(client):
         == (await Card.get(id=other)).escrow_held_fen
     )
     await assert_ledger_clean()
+
+
+async def test_a_request_left_pending_when_the_merchant_is_suspended_is_settled_by_asking_again(
+    client,
+):
+    # Given a used card whose refund request waits for the merchant's decision
+    world = await make_merchant()
+    consumer = await make_user()
+    bought = await buy_card(consumer, world)
+    await redeem_fen(world, bought.card.id, consumer, 10_000)
+    first = await refunds.request_refund(user_id=consumer.id, card_id=bought.card.id, reason="搬家")
+    assert first.status is RefundStatus.PENDING
+
+    # When the merchant is suspended and the consumer asks again
+    await Merchant.filter(id=world.merchant.id).update(status=MerchantStatus.SUSPENDED)
+    again = await refunds.request_refund(
+        user_id=consumer.id, card_id=bought.card.id, reason="商户已被暂停"
+    )
+
+    # Then the waiting request itself is approved and pays the cash value
+    assert again.id == first.id
+    assert again.status is RefundStatus.APPROVED
+    assert again.amount_fen == 63_000
+    card = await Card.get(id=bought.card.id)
+    assert card.status is CardStatus.REFUNDED
+    assert await RefundRequest.filter(card_id=card.id).count() == 1
+    assert (await verify_ledger()).problems == []
