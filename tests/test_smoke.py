@@ -32,3 +32,10 @@ async def test_wallet_shows_a_redeemed_card(client):
     assert wallet["totalCashValue"] == "630.00"
     assert wallet["cards"]["edges"][0]["node"]["merchant"]["name"] == world.merchant.name
     assert (await verify_ledger()).problems == []
+
+
+async def test_chinese_text_goes_out_as_utf8_not_escapes(client):
+    response = await client.post("/graphql", json={"query": CATEGORIES})
+
+    assert response.headers["content-type"].startswith("application/json")
+    assert '"name":"洗衣"' in response.content.decode("utf-8")
