@@ -1114,19 +1114,12 @@ async def _write_credit(world: World) -> None:
 
 
 async def _write_alerts(world: World) -> None:
-    """Risk alerts that fit the story, then each merchant's riskLevel from its open ones."""
+    """Risk alerts that fit the story (a merchant's riskLevel follows from its open ones)."""
     alerts = [*_trouble_alerts(world), _large_purchase_alert(world), *_detected_alerts(world)]
-    levels = list(RiskLevel)
-    worst: dict[int, RiskLevel] = {}
     for alert, transfer_ids in alerts:
         await alert.save()
         links = [RiskAlertTransfer(alert_id=alert.id, transfer_id=t) for t in transfer_ids]
         await RiskAlertTransfer.bulk_create(links)
-        if alert.status in (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED):
-            current = worst.get(alert.merchant_id, RiskLevel.LOW)
-            worst[alert.merchant_id] = max(current, alert.severity, key=levels.index)
-    for merchant_id, level in worst.items():
-        await Merchant.filter(id=merchant_id).update(risk_level=level)
 
 
 def _alert(

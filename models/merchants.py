@@ -5,7 +5,7 @@ from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 from tortoise.timezone import now
 
-from models.enums import CardProductStatus, CreditGrade, MerchantStatus, RiskLevel, StoreStatus
+from models.enums import CardProductStatus, CreditGrade, MerchantStatus, StoreStatus
 
 
 class Category(Model):
@@ -36,10 +36,9 @@ class Merchant(Model):
     registry_findings: fields.JSONField[list[str]] = fields.JSONField(default=list)
     # Share of each payment kept in custody, in basis points (10000 = 100 %).
     custody_ratio_bp = fields.IntField(default=10000)
-    # Latest credit score and open-alert level, kept here for filtering; history lives elsewhere.
+    # Latest credit score, kept here for filtering; the history lives in credit_scores.
     credit_score = fields.IntField(null=True)
     credit_grade = fields.CharEnumField(CreditGrade, max_length=1, null=True)
-    risk_level = fields.CharEnumField(RiskLevel, max_length=8, default=RiskLevel.LOW)
     created_at = fields.DatetimeField(default=now)
     reviewed_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)

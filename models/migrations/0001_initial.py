@@ -50,7 +50,6 @@ class Migration(migrations.Migration):
                 ('custody_ratio_bp', fields.IntField(default=10000)),
                 ('credit_score', fields.IntField(null=True)),
                 ('credit_grade', fields.CharEnumField(null=True, description='A: A\nB: B\nC: C\nD: D', enum_type=CreditGrade, max_length=1)),
-                ('risk_level', fields.CharEnumField(default=RiskLevel.LOW, description='LOW: LOW\nMEDIUM: MEDIUM\nHIGH: HIGH', enum_type=RiskLevel, max_length=8)),
                 ('created_at', fields.DatetimeField(default=now, auto_now=False, auto_now_add=False)),
                 ('reviewed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('closed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
