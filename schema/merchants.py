@@ -318,17 +318,15 @@ class CardProduct(Node):
         description="The open stores where the card can be used (every open store when allStores)."
     )
     async def stores(self, info: Info) -> list[Store]:
+        # Always through the merchant's stores (one batched query shared with Merchant.stores),
+        # so the page costs the same statements whichever kind of products it holds.
         loaders = info.context.loaders
+        rows = await loaders.stores_by_merchant.load(self.row.merchant_id)
+        open_rows = [row for row in rows if row.status is StoreStatusValue.OPEN]
         if self.row.all_stores:
-            rows = await loaders.stores_by_merchant.load(self.row.merchant_id)
-            return [Store.of(row) for row in rows if row.status is StoreStatusValue.OPEN]
-        store_ids = await loaders.store_ids_by_card_product.load(self.row.id)
-        stores = await loaders.store.load_many(store_ids)
-        return [
-            Store.of(row)
-            for row in stores
-            if row is not None and row.status is StoreStatusValue.OPEN
-        ]
+            return [Store.of(row) for row in open_rows]
+        allowed = set(await loaders.store_ids_by_card_product.load(self.row.id))
+        return [Store.of(row) for row in open_rows if row.id in allowed]
 
     @strawberry.field
     def status(self) -> CardProductStatus:
