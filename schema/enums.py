@@ -4,8 +4,11 @@
 type checkers all use the one class from models/enums.py.
 """
 
+from enum import Enum
+
 import strawberry
 
+from models import enums as model_enums
 from models.enums import (
     AlertStatus,
     AnnouncementKind,
@@ -28,26 +31,13 @@ from models.enums import (
 from services.errors import ErrorCode
 
 strawberry.enum(ErrorCode, description="Every `extensions.code` the server puts on an error.")
-for _enum in (
-    AlertStatus,
-    AnnouncementKind,
-    CardProductStatus,
-    CardStatus,
-    ComplaintCategory,
-    ComplaintOutcome,
-    ComplaintStatus,
-    CreditGrade,
-    FinancingStatus,
-    LedgerSide,
-    MerchantStatus,
-    RefundStatus,
-    RiskAlertKind,
-    RiskLevel,
-    Role,
-    StoreStatus,
-    TransactionKind,
-):
-    strawberry.enum(_enum)
+for _value in vars(model_enums).values():
+    if (
+        isinstance(_value, type)
+        and issubclass(_value, Enum)
+        and _value.__module__ == model_enums.__name__
+    ):
+        strawberry.enum(_value)
 
 __all__ = [
     "AlertStatus",

@@ -15,8 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tortoise.functions import Sum
-
 from models import (
     Card,
     CardProduct,
@@ -37,6 +35,7 @@ from models.enums import (
 )
 from models.ledger import Transfer
 from services import clock, events, idempotency, ledger, payments
+from services.aggregates import total
 from services.custody import (
     cash_value_after_redemption,
     custody_share,
@@ -104,14 +103,10 @@ def check_merchant_sells(merchant: Merchant) -> None:
 
 
 async def _live_cash_with_merchant(owner_id: int, merchant_id: int) -> int:
-    rows = (
-        await Card.filter(
-            owner_id=owner_id, merchant_id=merchant_id, status__in=ledger.LIVE_CARD_STATUSES
-        )
-        .annotate(total=Sum("cash_value_fen"))
-        .values("total")
+    live = Card.filter(
+        owner_id=owner_id, merchant_id=merchant_id, status__in=ledger.LIVE_CARD_STATUSES
     )
-    return int(rows[0]["total"] or 0) if rows else 0
+    return await total(live, "cash_value_fen")
 
 
 async def _check_limits(owner_id: int, merchant_id: int, card_cash_after: int, adding: int) -> None:
