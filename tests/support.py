@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from auth import passwords, tokens
-from models import CardProduct, CardProductStore, Merchant, Store, User
+from models import Card, CardProduct, CardProductStore, Merchant, Store, Transfer, User
 from models.enums import CardProductStatus, MerchantStatus, Role, StoreStatus
-from services import cards
+from services import cards, ledger
 from services.credit_code import with_check_character
 from settings import get_settings
 
@@ -176,3 +176,30 @@ async def redeem_fen(world: MerchantWorld, card_id: int, consumer: User, amount_
         amount_fen=amount_fen,
         idempotency_key=uuid.uuid4().hex,
     )
+
+
+async def call(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any], user: User | None = None
+) -> dict[str, Any]:
+    """A GraphQL call as `user` (anonymous when None)."""
+    return await gql(client, query, variables, token=token_for(user) if user else None)
+
+
+async def money_of(world: MerchantWorld) -> tuple[Any, ...]:
+    """Everything a failed operation must leave as it was: accounts, transfers, cards."""
+    merchant_id = world.merchant.id
+    accounts = await ledger.account_balances(
+        [ledger.escrow_account(merchant_id), ledger.settlement_account(merchant_id)]
+    )
+    transfers = await Transfer.filter(merchant_id=merchant_id).count()
+    cards_held = (
+        await Card.filter(merchant_id=merchant_id)
+        .order_by("id")
+        .values_list("id", "balance_fen", "cash_value_fen", "escrow_held_fen", "status")
+    )
+    return accounts, transfers, cards_held
+
+
+async def assert_ledger_clean() -> None:
+    report = await ledger.verify_ledger()
+    assert report.problems == []

@@ -7,19 +7,20 @@ from typing import Any
 
 import pytest
 
-from models import Card, CardProduct, Merchant, Transfer, User
+from models import Card, CardProduct, Merchant, User
 from models.enums import CardProductStatus, CreditGrade, MerchantStatus, Role
 from schema.ids import encode_id
 from services import ledger, payments
-from services.ledger import verify_ledger
 from tests.support import (
+    assert_ledger_clean,
     buy_card,
+    call,
     codes,
     data_of,
     gql,
     make_merchant,
     make_user,
-    token_for,
+    money_of,
 )
 
 PURCHASE_CARD = """
@@ -63,10 +64,6 @@ query TransactionEntries($id: ID!) {
 WALLET = "{ wallet { totalBalance totalCashValue cards { totalCount } } }"
 
 
-async def call(client, query: str, variables: dict[str, Any], user: User | None = None) -> dict:
-    return await gql(client, query, variables, token=token_for(user) if user else None)
-
-
 def product_id(world) -> str:
     return encode_id("CardProduct", world.product.id)
 
@@ -97,25 +94,6 @@ async def escrow_of(client, world, viewer: User | None = None) -> dict:
         viewer or world.owner,
     )
     return data_of(result)["merchant"]["escrow"]
-
-
-async def money_of(world) -> tuple:
-    """Everything a failed operation must leave as it was."""
-    merchant_id = world.merchant.id
-    accounts = await ledger.account_balances(
-        [ledger.escrow_account(merchant_id), ledger.settlement_account(merchant_id)]
-    )
-    transfers = await Transfer.filter(merchant_id=merchant_id).count()
-    cards = (
-        await Card.filter(merchant_id=merchant_id)
-        .order_by("id")
-        .values_list("id", "balance_fen", "cash_value_fen", "escrow_held_fen", "status")
-    )
-    return accounts, transfers, cards
-
-
-async def assert_ledger_clean() -> None:
-    assert (await verify_ledger()).problems == []
 
 
 # ---------------------------------------------------------------- purchase

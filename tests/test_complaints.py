@@ -19,10 +19,10 @@ from models.enums import CardStatus, ComplaintStatus, MerchantStatus, RefundStat
 from schema.ids import decode_id, encode_id
 from services import complaints as complaint_service
 from services import supervision
-from services.ledger import verify_ledger
 from services.refunds import request_refund
 from tests.support import (
     MerchantWorld,
+    assert_ledger_clean,
     buy_card,
     codes,
     data_of,
@@ -168,11 +168,6 @@ async def status_of(complaint_id: str) -> ComplaintStatus:
 
 def steps(complaint: dict[str, Any]) -> list[tuple[str, str]]:
     return [(event["actorRole"], event["action"]) for event in complaint["events"]]
-
-
-async def assert_ledger_clean() -> None:
-    report = await verify_ledger()
-    assert report.ok, report.problems
 
 
 # ---------------------------------------------------------------- filing

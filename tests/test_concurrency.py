@@ -20,16 +20,15 @@ from models import Card, Merchant, RefundRequest, Transfer, User
 from models.enums import MerchantStatus, RefundStatus, Role, TransferKind
 from schema.ids import encode_id
 from services import cards, escrow, ledger, payments, refunds
-from services.ledger import verify_ledger
 from tests.support import (
+    assert_ledger_clean,
     buy_card,
+    call,
     codes,
     data_of,
-    gql,
     make_merchant,
     make_user,
     redeem_fen,
-    token_for,
 )
 
 PURCHASE_CARD = """
@@ -72,17 +71,9 @@ mutation RequestRefund($cardId: ID!, $reason: String!) {
 CARD = "query Card($id: ID!) { card(id: $id) { balance cashValue status } }"
 
 
-async def call(client, query: str, variables: dict[str, Any], user: User) -> dict:
-    return await gql(client, query, variables, token=token_for(user))
-
-
 def first_code(result: dict) -> str | None:
     found = codes(result)
     return found[0] if found else None
-
-
-async def assert_ledger_clean() -> None:
-    assert (await verify_ledger()).problems == []
 
 
 async def purchase(client, consumer: User, world, key: str | None = None) -> dict:

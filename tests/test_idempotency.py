@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 
-from models import Card, IdempotencyRecord, Merchant, Transfer, User
+from models import Card, IdempotencyRecord, Merchant, User
 from models.enums import MerchantStatus
 from schema.ids import encode_id
-from services import ledger
-from services.ledger import verify_ledger
 from tests.support import (
+    assert_ledger_clean,
     buy_card,
+    call,
     codes,
     data_of,
-    gql,
     make_merchant,
     make_user,
+    money_of,
     redeem_fen,
-    token_for,
 )
 
 OPERATION_FIELDS = """
@@ -53,10 +51,6 @@ mutation Redeem($code: String!, $storeId: ID!, $amount: Money!, $key: String!) {
 """
 
 
-async def call(client, query: str, variables: dict[str, Any], user: User) -> dict:
-    return await gql(client, query, variables, token=token_for(user))
-
-
 async def purchase(client, consumer: User, world, key: str) -> dict:
     variables = {"productId": encode_id("CardProduct", world.product.id), "key": key}
     return await call(client, PURCHASE_CARD, variables, consumer)
@@ -82,24 +76,6 @@ async def redeem(client, world, code: str, amount: str, key: str, store_index: i
         "key": key,
     }
     return await call(client, REDEEM, variables, world.owner)
-
-
-async def money_of(world) -> tuple:
-    merchant_id = world.merchant.id
-    accounts = await ledger.account_balances(
-        [ledger.escrow_account(merchant_id), ledger.settlement_account(merchant_id)]
-    )
-    transfers = await Transfer.filter(merchant_id=merchant_id).count()
-    cards = (
-        await Card.filter(merchant_id=merchant_id)
-        .order_by("id")
-        .values_list("id", "balance_fen", "cash_value_fen", "escrow_held_fen", "status")
-    )
-    return accounts, transfers, cards
-
-
-async def assert_ledger_clean() -> None:
-    assert (await verify_ledger()).problems == []
 
 
 def new_key() -> str:

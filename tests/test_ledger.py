@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from models import Card, LedgerAccount, Merchant, Posting, Transfer, User
+from models import Card, LedgerAccount, Merchant, Posting, Transfer
 from models.enums import CardStatus, CreditGrade, LedgerSide, Role, TransferKind
 from schema.ids import encode_id
 from services import cards, ledger
@@ -27,15 +26,15 @@ from services.ledger import (
     verify_ledger,
 )
 from tests.support import (
+    assert_ledger_clean,
     buy_card,
+    call,
     codes,
     data_of,
     error_at,
-    gql,
     make_merchant,
     make_user,
     redeem_fen,
-    token_for,
 )
 
 SET_CUSTODY_RATIO = """
@@ -69,14 +68,6 @@ query TransactionEntries($id: ID!) {
   node(id: $id) { ... on Transaction { kind ledgerEntries { account side amount } } }
 }
 """
-
-
-async def call(client, query: str, variables: dict[str, Any], user: User | None = None) -> dict:
-    return await gql(client, query, variables, token=token_for(user) if user else None)
-
-
-async def assert_ledger_clean() -> None:
-    assert (await verify_ledger()).problems == []
 
 
 class Rollback(Exception):

@@ -8,20 +8,21 @@ from typing import Any
 
 import pytest
 
-from models import Card, Merchant, Store, Transfer, User
+from models import Card, Merchant, Store, User
 from models.enums import CardStatus, MerchantStatus, Role, StoreStatus
 from schema.ids import encode_id
-from services import clock, ledger
-from services.ledger import verify_ledger
+from services import clock
 from tests.support import (
+    assert_ledger_clean,
     buy_card,
+    call,
     codes,
     data_of,
     gql,
     make_merchant,
     make_staff,
     make_user,
-    token_for,
+    money_of,
 )
 
 ISSUE_REDEMPTION_CODE = """
@@ -46,10 +47,6 @@ query MerchantEscrow($id: ID!) {
   merchant(id: $id) { escrow { held released outstandingLiability } }
 }
 """
-
-
-async def call(client, query: str, variables: dict[str, Any], user: User | None = None) -> dict:
-    return await gql(client, query, variables, token=token_for(user) if user else None)
 
 
 async def issue_code(client, consumer: User, card_id: int) -> str:
@@ -78,24 +75,6 @@ async def escrow_of(client, world) -> dict:
         client, MERCHANT_ESCROW, {"id": encode_id("Merchant", world.merchant.id)}, world.owner
     )
     return data_of(result)["merchant"]["escrow"]
-
-
-async def money_of(world) -> tuple:
-    merchant_id = world.merchant.id
-    accounts = await ledger.account_balances(
-        [ledger.escrow_account(merchant_id), ledger.settlement_account(merchant_id)]
-    )
-    transfers = await Transfer.filter(merchant_id=merchant_id).count()
-    cards = (
-        await Card.filter(merchant_id=merchant_id)
-        .order_by("id")
-        .values_list("id", "balance_fen", "cash_value_fen", "escrow_held_fen", "status")
-    )
-    return accounts, transfers, cards
-
-
-async def assert_ledger_clean() -> None:
-    assert (await verify_ledger()).problems == []
 
 
 async def bought(world) -> tuple[User, int]:

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from models import Card, Merchant, RefundRequest, Transfer, User
+from models import Card, Merchant, RefundRequest, User
 from models.enums import CardStatus, MerchantStatus, RefundStatus, Role
 from schema.ids import decode_id, encode_id
 from services import cards, ledger, refunds
 from services.ledger import verify_ledger
 from tests.support import (
+    assert_ledger_clean,
     buy_card,
+    call,
     codes,
     data_of,
     gql,
     make_merchant,
     make_staff,
     make_user,
+    money_of,
     redeem_fen,
-    token_for,
 )
 
 REFUND_FIELDS = """
@@ -56,10 +56,6 @@ query MerchantEscrow($id: ID!) {
 """
 
 
-async def call(client, query: str, variables: dict[str, Any], user: User | None = None) -> dict:
-    return await gql(client, query, variables, token=token_for(user) if user else None)
-
-
 async def request_refund(client, consumer: User, card_id: int, reason: str = "搬家了") -> dict:
     return await call(
         client, REQUEST_REFUND, {"cardId": encode_id("Card", card_id), "reason": reason}, consumer
@@ -84,24 +80,6 @@ async def escrow_of(client, world, viewer: User | None = None) -> dict:
         viewer or world.owner,
     )
     return data_of(result)["merchant"]["escrow"]
-
-
-async def money_of(world) -> tuple:
-    merchant_id = world.merchant.id
-    accounts = await ledger.account_balances(
-        [ledger.escrow_account(merchant_id), ledger.settlement_account(merchant_id)]
-    )
-    transfers = await Transfer.filter(merchant_id=merchant_id).count()
-    cards = (
-        await Card.filter(merchant_id=merchant_id)
-        .order_by("id")
-        .values_list("id", "balance_fen", "cash_value_fen", "escrow_held_fen", "status")
-    )
-    return accounts, transfers, cards
-
-
-async def assert_ledger_clean() -> None:
-    assert (await verify_ledger()).problems == []
 
 
 async def used_card(world, redeemed_fen: int = 10_000) -> tuple[User, int]:

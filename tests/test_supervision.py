@@ -25,11 +25,11 @@ from models.ledger import Transfer
 from schema.ids import encode_id
 from services import cards
 from services.custody import custody_share
-from services.ledger import verify_ledger
 from services.money import format_money
 from services.refunds import request_refund
 from tests.support import (
     MerchantWorld,
+    assert_ledger_clean,
     buy_card,
     codes,
     data_of,
@@ -148,12 +148,6 @@ async def redeem_via_api(client, world: MerchantWorld, consumer, card_id: int, a
         },
         world.token,
     )
-
-
-async def assert_ledger_clean() -> None:
-    report = await verify_ledger()
-    assert report.ok, report.problems
-    assert report.problems == []
 
 
 # ---------------------------------------------------------------- suspend and reinstate
