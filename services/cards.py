@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tortoise.transactions import in_transaction
+
 from models import (
     Card,
     CardProduct,
@@ -322,6 +324,8 @@ async def top_up(
 
 
 def _check_card_usable(card: Card) -> None:
+    if card.status is CardStatus.FROZEN:
+        raise CardNotActive("The card is frozen while its refund request waits for a decision")
     if card.status is not CardStatus.ACTIVE:
         raise CardNotActive(f"The card is {card.status.value.lower()}")
     if is_expired(card, clock.now()):
@@ -344,11 +348,21 @@ async def issue_redemption_code(*, user_id: int, card_id: int) -> IssuedCode:
     if card.balance_fen <= 0:
         raise InsufficientBalance("The card has no balance left")
     code = "".join(str(secrets.randbelow(10)) for _ in range(18))
-    expires_at = clock.now() + timedelta(seconds=get_settings().redemption_code_ttl_seconds)
-    await RedemptionCode.create(
-        code_hash=_hash_code(code), card_id=card.id, created_at=clock.now(), expires_at=expires_at
-    )
-    return IssuedCode(code=code, card=card, expires_at=expires_at)
+    now = clock.now()
+    expires_at = now + timedelta(seconds=get_settings().redemption_code_ttl_seconds)
+    async with in_transaction():
+        # On the locked card: a refund request that froze it since is seen, and two codes
+        # issued at once still leave one live code.
+        locked = await _lock_card(card.id)
+        _check_card_usable(locked)
+        # One live code per card: the one shown last is the only one that works.
+        await RedemptionCode.filter(
+            card_id=card.id, used_at__isnull=True, expires_at__gt=now
+        ).update(expires_at=now)
+        await RedemptionCode.create(
+            code_hash=_hash_code(code), card_id=card.id, created_at=now, expires_at=expires_at
+        )
+    return IssuedCode(code=code, card=locked, expires_at=expires_at)
 
 
 async def redeem(

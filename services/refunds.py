@@ -2,7 +2,9 @@
 
 Within the cooling-off period and before any redemption, and whenever the card
 has expired or its merchant is suspended or closed, a request is approved at
-once; otherwise it waits for the merchant or a regulator. The custody share
+once; otherwise it waits for the merchant or a regulator, and the card is
+FROZEN meanwhile (no redemption, top-up or new code), so the amount decided on
+is the amount paid. A rejection makes the card ACTIVE again. The custody share
 comes out of escrow and the rest is clawed back from the merchant's
 settlement account (which may go negative: a debt).
 """
@@ -118,6 +120,8 @@ async def request_refund(*, user_id: int, card_id: int, reason: str) -> RefundRe
             amount_fen=card.cash_value_fen,
             requested_at=now,
         )
+        if not automatic:
+            await _freeze(card)
         transfer = None
         if automatic:
             _, transfer = await refund_card(card.id, initiated_by_id=user_id, now=now)
@@ -132,12 +136,31 @@ async def request_refund(*, user_id: int, card_id: int, reason: str) -> RefundRe
     return request
 
 
+async def _freeze(card: Card) -> None:
+    """Hold the card still while its refund waits: the amount asked for is the amount paid."""
+    frozen = await Card.filter(id=card.id, status=CardStatus.ACTIVE).update(
+        status=CardStatus.FROZEN
+    )
+    if frozen != 1:
+        raise InvalidState(f"The card is {card.status.value.lower()}")
+
+
+async def _unfreeze(card_id: int) -> None:
+    await Card.filter(id=card_id, status=CardStatus.FROZEN).update(status=CardStatus.ACTIVE)
+
+
 async def decide_refund(
     *, principal: Principal, refund_id: int, approve: bool, note: str | None
 ) -> RefundRequest:
-    """The merchant (its own requests) or a regulator approves or rejects a pending refund."""
+    """The merchant (its own requests) or a regulator approves or rejects a pending refund.
+
+    On the merchant's side the owner or staff not bound to a store decide: a store's staff
+    answer for one store, a refund is the whole card's cash, chain-wide.
+    """
     if not (principal.is_merchant or principal.is_regulator):
         raise Forbidden("Only the merchant or a regulator decides refunds")
+    if principal.is_merchant and principal.store_id is not None:
+        raise Forbidden("Refunds are decided by the owner or by staff not bound to a store")
     query = RefundRequest.filter(id=refund_id)
     if principal.is_merchant:
         query = query.filter(merchant_id=principal.merchant_id)
@@ -164,6 +187,8 @@ async def decide_refund(
             await RefundRequest.filter(id=request.id).update(
                 transfer_id=transfer.id, amount_fen=transfer.cash_amount_fen
             )
+        else:
+            await _unfreeze(request.card_id)
         if principal.is_regulator:
             assert principal.user_id is not None
             await audit.record(

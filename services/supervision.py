@@ -161,8 +161,9 @@ async def _settle_pending_requests(
     pending = await RefundRequest.filter(merchant_id=merchant_id, status=RefundStatus.PENDING)
     for request in pending:
         transfer = by_card.get(request.card_id)
-        # A card used up after its request was made had nothing left to refund: the request
-        # must not show the amount asked for as if it had been paid.
+        # A request freezes its card, so its card is among the refunded; a request made before
+        # cards froze may have seen its card used up since, and must not show the amount asked
+        # for as if it had been paid.
         await RefundRequest.filter(id=request.id).update(
             status=RefundStatus.APPROVED,
             decided_at=now,

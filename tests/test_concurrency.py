@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import hashlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from models import Card, Merchant, RefundRequest, Transfer, User
-from models.enums import MerchantStatus, RefundStatus, Role, TransferKind
+from models import Card, Merchant, RedemptionCode, RefundRequest, Transfer, User
+from models.enums import CardStatus, MerchantStatus, RefundStatus, Role, TransferKind
 from schema.ids import encode_id
-from services import cards, escrow, ledger, payments, refunds
+from services import cards, clock, escrow, ledger, payments, refunds
+from services.money import format_money
 from tests.support import (
     assert_ledger_clean,
     buy_card,
@@ -84,26 +87,58 @@ async def purchase(client, consumer: User, world, key: str | None = None) -> dic
     return await call(client, PURCHASE_CARD, variables, consumer)
 
 
+async def redeem_with(client, world, code: str, amount: str = "10.00") -> dict:
+    variables = {
+        "code": code,
+        "storeId": encode_id("Store", world.stores[0].id),
+        "amount": amount,
+        "key": uuid.uuid4().hex,
+    }
+    return await call(client, REDEEM, variables, world.owner)
+
+
+async def plant_live_codes(card_id: int, count: int) -> list[str]:
+    """Live codes written straight into the database: no API path leaves a card more than one,
+    but the balance must hold even if something did."""
+    now = clock.now()
+    planted = [f"{card_id:09d}{n:09d}" for n in range(count)]
+    await RedemptionCode.bulk_create(
+        RedemptionCode(
+            code_hash=hashlib.sha256(code.encode()).hexdigest(),
+            card_id=card_id,
+            created_at=now,
+            expires_at=now + dt.timedelta(minutes=5),
+        )
+        for code in planted
+    )
+    return planted
+
+
+async def test_50_redemptions_of_one_code_redeem_once(client):
+    world = await make_merchant()
+    consumer = await make_user()
+    card_id = (await buy_card(consumer, world)).card.id
+    issued = await cards.issue_redemption_code(user_id=consumer.id, card_id=card_id)
+
+    results = await asyncio.gather(*(redeem_with(client, world, issued.code) for _ in range(50)))
+
+    assert Counter(first_code(result) for result in results) == {
+        None: 1,
+        "REDEMPTION_CODE_INVALID": 49,
+    }
+    assert await Transfer.filter(card_id=card_id, kind=TransferKind.REDEMPTION).count() == 1
+    await assert_ledger_clean()
+
+
 async def test_50_redemptions_race_for_the_last_100(client):
-    # Given a card holding exactly 100.00 and 50 codes for it
+    # Given a card holding exactly 100.00 and 50 live codes for it
     world = await make_merchant(price_fen=7_000, face_fen=10_000)
     consumer = await make_user()
     card_id = (await buy_card(consumer, world)).card.id
-    issued = [
-        await cards.issue_redemption_code(user_id=consumer.id, card_id=card_id) for _ in range(50)
-    ]
+    planted = await plant_live_codes(card_id, 50)
 
     # When 50 redemptions of 10.00 arrive at once, each with its own code and key
-    async def redeem(code: str) -> dict:
-        variables = {
-            "code": code,
-            "storeId": encode_id("Store", world.stores[0].id),
-            "amount": "10.00",
-            "key": uuid.uuid4().hex,
-        }
-        return await call(client, REDEEM, variables, world.owner)
-
-    results = await asyncio.gather(*(redeem(code.code) for code in issued))
+    results = await asyncio.gather(*(redeem_with(client, world, code) for code in planted))
 
     # Then exactly 10 succeed, the other 40 are INSUFFICIENT_BALANCE, and the card is empty
     outcomes = Counter(first_code(result) for result in results)
@@ -232,20 +267,22 @@ async def test_redemptions_and_top_ups_of_many_cards_race_consistently(client):
     holders = [await make_user() for _ in range(8)]
     card_ids = [(await buy_card(holder, world)).card.id for holder in holders]
 
-    async def redeem(holder: User, card_id: int) -> None:
-        await redeem_fen(world, card_id, holder, 3_333)
+    async def redeem_twice(holder: User, card_id: int) -> None:
+        # One after the other: a card has one live code at a time.
+        for _ in range(2):
+            await redeem_fen(world, card_id, holder, 3_333)
 
     async def top_up(holder: User, card_id: int) -> None:
         await cards.top_up(
             user_id=holder.id, card_id=card_id, pay_fen=1_001, idempotency_key=uuid.uuid4().hex
         )
 
-    # When each card is redeemed twice and topped up twice, all at once
+    # When each card is redeemed twice while it is topped up twice, all cards at once
     await asyncio.gather(
         *(
             operation(holder, card_id)
             for holder, card_id in zip(holders, card_ids, strict=True)
-            for operation in (redeem, top_up, redeem, top_up)
+            for operation in (redeem_twice, top_up, top_up)
         )
     )
 
@@ -368,18 +405,70 @@ async def test_a_redemption_between_a_refund_check_and_its_transaction_is_seen(c
     await assert_ledger_clean()
 
 
+DECIDE_REFUND = """
+mutation DecideRefund($refundId: ID!) {
+  decideRefund(refundId: $refundId, approve: true) { amount transaction { cashAmount } }
+}
+"""
+
+
 async def test_a_refund_request_amount_is_what_the_refund_paid(client):
+    # Given six used cards (past cooling-off: a request waits), each with a code already shown
     world = await make_merchant()
     consumer = await make_user()
     cards_ = [(await buy_card(consumer, world)).card.id for _ in range(6)]
+    for card_id in cards_:
+        await redeem_fen(world, card_id, consumer, 10_000)
+    shown = [await cards.issue_redemption_code(user_id=consumer.id, card_id=c) for c in cards_]
 
-    await asyncio.gather(
+    # When refund requests race redemptions of those codes
+    async def redeem_shown(card_id: int, code: str) -> Any:
+        return await cards.redeem(
+            user_id=world.owner.id,
+            merchant_id=world.merchant.id,
+            staff_store_id=None,
+            code=code,
+            store_id=world.stores[0].id,
+            amount_fen=30_000,
+            idempotency_key=uuid.uuid4().hex,
+        )
+
+    outcomes = await asyncio.gather(
         *(refunds.request_refund(user_id=consumer.id, card_id=c, reason="x") for c in cards_),
-        *(redeem_fen(world, c, consumer, 10_000) for c in cards_),
+        *(redeem_shown(c, issued.code) for c, issued in zip(cards_, shown, strict=True)),
         return_exceptions=True,
     )
 
-    for request in await RefundRequest.filter(card_id__in=cards_).prefetch_related("transfer"):
-        if request.transfer is not None:
-            assert request.amount_fen == request.transfer.cash_amount_fen
+    # Then every request waits on a frozen card holding exactly the amount it asked for, a
+    # redemption that lost the race was refused, and approval pays that amount
+    assert all(isinstance(r, RefundRequest) for r in outcomes[:6]), outcomes
+    lost = [r for r in outcomes[6:] if isinstance(r, BaseException)]
+    assert all(isinstance(r, cards.CardNotActive) for r in lost), lost
+    for request in await RefundRequest.filter(card_id__in=cards_):
+        card = await Card.get(id=request.card_id)
+        assert (request.status, card.status) == (RefundStatus.PENDING, CardStatus.FROZEN)
+        assert request.amount_fen == card.cash_value_fen
+        result = await call(
+            client,
+            DECIDE_REFUND,
+            {"refundId": encode_id("RefundRequest", request.id)},
+            world.owner,
+        )
+        paid = data_of(result)["decideRefund"]
+        assert (
+            paid["amount"] == paid["transaction"]["cashAmount"] == format_money(request.amount_fen)
+        )
     await assert_ledger_clean()
+
+
+async def test_codes_issued_at_once_leave_one_live_code(client):
+    world = await make_merchant()
+    consumer = await make_user()
+    card_id = (await buy_card(consumer, world)).card.id
+
+    await asyncio.gather(
+        *(cards.issue_redemption_code(user_id=consumer.id, card_id=card_id) for _ in range(10))
+    )
+
+    live = RedemptionCode.filter(card_id=card_id, used_at__isnull=True, expires_at__gt=clock.now())
+    assert await live.count() == 1

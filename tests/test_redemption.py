@@ -249,6 +249,25 @@ async def test_a_card_that_is_not_active_cannot_be_redeemed(client, status):
     await assert_ledger_clean()
 
 
+async def test_a_new_code_voids_the_cards_earlier_unused_codes(client):
+    # Given two codes shown one after the other for the same card
+    world = await make_merchant()
+    consumer, card_id = await bought(world)
+    older = await issue_code(client, consumer, card_id)
+    newer = await issue_code(client, consumer, card_id)
+    before = await money_of(world)
+
+    # When the merchant redeems with the older one, it no longer works and nothing moves
+    assert codes(await redeem(client, world.owner, older, world.stores[0], "10.00")) == [
+        "REDEMPTION_CODE_INVALID"
+    ]
+    assert await money_of(world) == before
+    # Then the newer one is the card's one live code
+    payload = data_of(await redeem(client, world.owner, newer, world.stores[0], "10.00"))
+    assert payload["redeem"]["card"]["balance"] == "990.00"
+    await assert_ledger_clean()
+
+
 async def test_a_refunded_card_cannot_be_redeemed(client):
     world = await make_merchant()
     consumer, card_id = await bought(world)

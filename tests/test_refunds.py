@@ -192,8 +192,9 @@ async def test_after_a_redemption_a_refund_waits_for_a_decision(client):
     assert refund["status"] == "PENDING"
     assert refund["amount"] == "630.00"
     assert refund["transaction"] is None and refund["decidedAt"] is None
-    assert refund["card"]["status"] == "ACTIVE"
-    assert await money_of(world) == before
+    assert refund["card"]["status"] == "FROZEN"
+    accounts, transfers, _cards = await money_of(world)
+    assert (accounts, transfers) == before[:2]
     # The merchant sees it among its pending requests.
     listed = data_of(await call(client, REFUND_REQUESTS, {"status": "PENDING"}, world.owner))
     assert [edge["node"]["id"] for edge in listed["refundRequests"]["edges"]] == [refund["id"]]
@@ -210,7 +211,7 @@ async def test_after_the_cooling_off_period_an_unused_card_waits_for_a_decision(
     refund = data_of(await request_refund(client, consumer, card_id))["requestRefund"]
 
     assert (refund["status"], refund["amount"]) == ("PENDING", "700.00")
-    assert refund["card"]["status"] == "ACTIVE"
+    assert refund["card"]["status"] == "FROZEN"
 
 
 async def test_just_inside_the_cooling_off_period_the_refund_is_at_once(client, frozen_clock):
@@ -268,17 +269,18 @@ async def test_a_regulator_approves_a_pending_refund(client):
 
 
 @pytest.mark.parametrize("decider", ["merchant", "regulator"])
-async def test_a_rejected_refund_leaves_the_card_alone(client, decider):
+async def test_a_rejected_refund_moves_no_money_and_unfreezes_the_card(client, decider):
     world = await make_merchant()
     who = world.owner if decider == "merchant" else await make_user(Role.REGULATOR)
     consumer, card_id, refund_id = await pending_refund(client, world)
-    before = await money_of(world)
+    accounts, transfers, _cards = await money_of(world)
 
     refund = data_of(await decide(client, who, refund_id, False, "已使用"))["decideRefund"]
 
     assert refund["status"] == "REJECTED"
     assert refund["transaction"] is None
-    assert await money_of(world) == before
+    assert (await money_of(world))[:2] == (accounts, transfers)
+    assert refund["card"]["status"] == "ACTIVE"
     assert (await card_of(client, consumer, card_id))["status"] == "ACTIVE"
     # The card is still usable, and a new request may be made.
     await redeem_fen(world, card_id, consumer, 10_000)
@@ -311,7 +313,41 @@ async def test_only_the_cards_merchant_or_a_regulator_decides(client):
         "UNAUTHENTICATED"
     ]
     assert await money_of(world) == before
-    assert (await card_of(client, consumer, card_id))["status"] == "ACTIVE"
+    assert (await card_of(client, consumer, card_id))["status"] == "FROZEN"
+
+
+@pytest.mark.parametrize("approve", [True, False])
+async def test_staff_bound_to_a_store_do_not_decide_refunds_and_the_owner_still_can(
+    client, approve
+):
+    # Given a pending request and staff bound to one of the merchant's stores
+    world = await make_merchant()
+    store_staff = await make_staff(world, world.stores[0])
+    _consumer, _card_id, refund_id = await pending_refund(client, world)
+    before = await money_of(world)
+
+    # When the store's staff try to decide it
+    result = await decide(client, store_staff, refund_id, approve)
+
+    # Then they are refused, nothing changes, and the owner's decision is the one that counts
+    assert codes(result) == ["FORBIDDEN"]
+    assert await money_of(world) == before
+    assert (await RefundRequest.get(id=decode_id(refund_id, "RefundRequest"))).status is (
+        RefundStatus.PENDING
+    )
+    refund = data_of(await decide(client, world.owner, refund_id, not approve))["decideRefund"]
+    assert refund["status"] == ("REJECTED" if approve else "APPROVED")
+    await assert_ledger_clean()
+
+
+async def test_staff_not_bound_to_a_store_decide_refunds(client):
+    world = await make_merchant()
+    chain_staff = await make_staff(world)
+    _consumer, _card_id, refund_id = await pending_refund(client, world)
+
+    refund = data_of(await decide(client, chain_staff, refund_id, False))["decideRefund"]
+
+    assert refund["status"] == "REJECTED"
 
 
 async def test_a_second_request_while_one_is_pending_is_invalid(client):
@@ -400,3 +436,64 @@ async def test_a_request_left_pending_when_the_merchant_is_suspended_is_settled_
     assert card.status is CardStatus.REFUNDED
     assert await RefundRequest.filter(card_id=card.id).count() == 1
     assert (await verify_ledger()).problems == []
+
+
+# ---------------------------------------------------------------- the card waits with its refund
+
+ISSUE_REDEMPTION_CODE = """
+mutation IssueRedemptionCode($cardId: ID!) { issueRedemptionCode(cardId: $cardId) { code } }
+"""
+
+REDEEM = """
+mutation Redeem($code: String!, $storeId: ID!, $amount: Money!, $key: String!) {
+  redeem(code: $code, storeId: $storeId, amount: $amount, idempotencyKey: $key) { card { id } }
+}
+"""
+
+TOP_UP_CARD = """
+mutation TopUpCard($cardId: ID!, $pay: Money!, $key: String!) {
+  topUpCard(cardId: $cardId, payAmount: $pay, idempotencyKey: $key) { card { id } }
+}
+"""
+
+
+async def test_a_waiting_refund_freezes_the_card_so_the_amount_paid_is_the_amount_asked(client):
+    # Given a used 700/1000 card, a code the consumer showed, and then a refund request for 630.00
+    world = await make_merchant()
+    consumer, card_id = await used_card(world)
+    card_gid = encode_id("Card", card_id)
+    shown = data_of(await call(client, ISSUE_REDEMPTION_CODE, {"cardId": card_gid}, consumer))
+    refund = data_of(await request_refund(client, consumer, card_id))["requestRefund"]
+    assert (refund["status"], refund["amount"]) == ("PENDING", "630.00")
+    before = await money_of(world)
+
+    # When the merchant redeems the code shown before, the consumer tops up or asks for a new code
+    redeemed = await call(
+        client,
+        REDEEM,
+        {
+            "code": shown["issueRedemptionCode"]["code"],
+            "storeId": encode_id("Store", world.stores[0].id),
+            "amount": "300.00",
+            "key": "redeem-while-frozen",
+        },
+        world.owner,
+    )
+    topped_up = await call(
+        client, TOP_UP_CARD, {"cardId": card_gid, "pay": "70.00", "key": "top-up"}, consumer
+    )
+    new_code = await call(client, ISSUE_REDEMPTION_CODE, {"cardId": card_gid}, consumer)
+
+    # Then each is refused, the card is unchanged and frozen, and approval pays the 630.00 asked
+    assert codes(redeemed) == codes(topped_up) == codes(new_code) == ["CARD_NOT_ACTIVE"]
+    assert "refund" in new_code["errors"][0]["message"]
+    assert await money_of(world) == before
+    assert await card_of(client, consumer, card_id) == {
+        "id": card_gid,
+        "balance": "900.00",
+        "cashValue": "630.00",
+        "status": "FROZEN",
+    }
+    paid = data_of(await decide(client, world.owner, refund["id"], True))["decideRefund"]
+    assert paid["amount"] == paid["transaction"]["cashAmount"] == refund["amount"]
+    await assert_ledger_clean()

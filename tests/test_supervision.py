@@ -407,8 +407,8 @@ async def test_closure_refunds_every_live_card(client, custody_ratio_bp):
     await assert_ledger_clean()
 
 
-async def test_a_pending_request_for_a_used_up_card_shows_nothing_refunded(client):
-    # Given a refund request that waits while its card is then used up
+async def test_a_pending_request_is_settled_by_the_closure_for_the_amount_asked(client):
+    # Given a refund request that waits (its card frozen meanwhile)
     world = await make_merchant()
     regulator = await regulator_token()
     consumer = await make_user(Role.CONSUMER)
@@ -416,21 +416,20 @@ async def test_a_pending_request_for_a_used_up_card_shows_nothing_refunded(clien
     await redeem_fen(world, card.id, consumer, 10_000)
     pending = await request_refund(user_id=consumer.id, card_id=card.id, reason="不想用了")
     assert (pending.status, pending.amount_fen) == (RefundStatus.PENDING, 63_000)
-    await redeem_fen(world, card.id, consumer, 90_000)
 
     # When a regulator closes the merchant
     report = data_of(
         await gql(client, CLOSE, {"id": merchant_gid(world), "reason": "关闭"}, regulator)
     )["closeMerchant"]
 
-    # Then nothing was refunded, and the request, settled by the closure, says so
-    assert (report["cardsRefunded"], report["cashRefunded"]) == (0, "0.00")
+    # Then the closure refunded the card, and the request, settled by it, shows what was paid
+    assert (report["cardsRefunded"], report["cashRefunded"]) == (1, "630.00")
     settled = data_of(
         await gql(client, REFUND_REQUEST, {"id": encode_id("RefundRequest", pending.id)}, regulator)
     )["node"]
     assert settled["status"] == "APPROVED"
-    assert settled["amount"] == "0.00"
-    assert settled["transaction"] is None
+    assert settled["amount"] == "630.00"
+    assert settled["transaction"]["cashAmount"] == "630.00"
     assert await RefundRequest.exists(id=pending.id, decided_by_id__isnull=False)
     await assert_ledger_clean()
 
