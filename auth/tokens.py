@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 
 from auth.principal import ANONYMOUS, Principal
-from models.enums import Role
+from models.enums import USER_ROLES, Role
 from services import clock
 from services.errors import Unauthenticated
 from settings import Settings
@@ -37,6 +37,8 @@ def issue_access_token(
     merchant_id: int | None = None,
     store_id: int | None = None,
 ) -> AccessToken:
+    if role not in USER_ROLES:
+        raise ValueError(f"No token carries the role {role.value}")
     issued = clock.now()
     expires = issued + timedelta(minutes=settings.access_token_minutes)
     claims: dict[str, Any] = {
@@ -90,7 +92,8 @@ def decode_access_token(settings: Settings, token: str) -> Principal:
         raise Unauthenticated(INVALID_TOKEN)
     if expires <= now:
         raise Unauthenticated("The access token has expired: refresh the session")
-    if role is Role.MERCHANT and merchant_id is None:
+    # SYSTEM names what the platform does by itself: no caller acts as the platform.
+    if role not in USER_ROLES or (role is Role.MERCHANT and merchant_id is None):
         raise Unauthenticated(INVALID_TOKEN)
     return Principal(user_id=user_id, role=role, merchant_id=merchant_id, store_id=store_id)
 

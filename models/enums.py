@@ -4,7 +4,7 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    """What a user is on the platform."""
+    """Who did something: a user's role, or SYSTEM for what the platform does by itself."""
 
     CONSUMER = "CONSUMER"
     """A citizen who buys and uses prepaid cards."""
@@ -12,6 +12,12 @@ class Role(StrEnum):
     """The owner or a staff member of one merchant."""
     REGULATOR = "REGULATOR"
     """Market-regulation staff; accounts are made by the command line only."""
+    SYSTEM = "SYSTEM"
+    """The platform itself (deadlines, sweeps); shown on events, never a user's or a token's."""
+
+
+USER_ROLES = (Role.CONSUMER, Role.MERCHANT, Role.REGULATOR)
+"""The roles an account and its tokens may have."""
 
 
 class MerchantStatus(StrEnum):

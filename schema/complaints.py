@@ -20,8 +20,12 @@ from schema.node import Node
 @strawberry.type
 class ComplaintEvent:
     at: dt.datetime
-    actor_role: Role
-    action: str = strawberry.field(description="e.g. SUBMITTED, RESPONDED, ESCALATED, RESOLVED.")
+    actor_role: Role = strawberry.field(
+        description="Who took the step; SYSTEM when the platform did it by itself."
+    )
+    action: str = strawberry.field(
+        description="e.g. SUBMITTED, RESPONDED, ESCALATED, AUTO_ESCALATED, RESOLVED."
+    )
     message: str | None
 
     @classmethod

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from auth import passwords, tokens
 from models import RefreshToken, User
-from models.enums import Role
+from models.enums import USER_ROLES, Role
 from services import cache, clock
 from services.errors import BadInput, RateLimited, Unauthenticated
 from settings import get_settings
@@ -77,6 +77,8 @@ async def insert_user(
     is_merchant_owner: bool = False,
 ) -> User:
     """Create the prepared account; the phone number must still be new."""
+    if role not in USER_ROLES:
+        raise ValueError(f"No account has the role {role.value}")
     try:
         return await User.create(
             role=role,

@@ -4,7 +4,7 @@ SUBMITTED -> MERCHANT_RESPONDED (the merchant answers within 72 hours) or
 UNDER_MEDIATION (the consumer escalates, or nobody answered in time: the sweep);
 the consumer may withdraw while the complaint is open; a regulator resolves an
 answered or mediated complaint, and an UPHELD outcome can refund the card.
-Every step is an event with its time, the actor's role and a message.
+Every step is an event with its time, the actor's role (SYSTEM for the sweep) and a message.
 """
 
 from __future__ import annotations
@@ -62,15 +62,48 @@ async def _event(
     )
 
 
+# How a message names a complaint in each status (GraphQL enum values read badly in a sentence).
+_DESCRIBED = {
+    ComplaintStatus.SUBMITTED: "A complaint still awaiting the merchant's answer",
+    ComplaintStatus.MERCHANT_RESPONDED: "An answered complaint",
+    ComplaintStatus.UNDER_MEDIATION: "A complaint under mediation",
+    ComplaintStatus.RESOLVED: "A resolved complaint",
+    ComplaintStatus.REJECTED: "A rejected complaint",
+    ComplaintStatus.WITHDRAWN: "A withdrawn complaint",
+}
+_RULED = {
+    ComplaintOutcome.UPHELD: "upheld",
+    ComplaintOutcome.PARTIALLY_UPHELD: "partly upheld",
+    ComplaintOutcome.DISMISSED: "dismissed",
+}
+
+
+def _refusal(status: ComplaintStatus, to: ComplaintStatus, tried: str) -> str:
+    """Why a complaint in `status` cannot be `tried` (e.g. "dismissed"), in the caller's words."""
+    described = _DESCRIBED[status]
+    if status is to:
+        return f"{described} cannot be {tried} again"
+    if status not in OPEN_STATUSES:
+        return f"{described} cannot be {tried} any more"
+    if status is ComplaintStatus.SUBMITTED and to in (
+        ComplaintStatus.RESOLVED,
+        ComplaintStatus.REJECTED,
+    ):
+        return f"{described} cannot be {tried} yet; it must be answered or escalate first"
+    return f"{described} cannot be {tried}"
+
+
 async def _move(
     complaint: Complaint,
     allowed_from: tuple[ComplaintStatus, ...],
     to: ComplaintStatus,
+    tried: str,
     **fields: object,
 ) -> None:
-    """Claim the transition with an UPDATE matching the expected state (checked rows affected)."""
+    """Claim the transition with an UPDATE matching the expected state (checked rows affected).
+    `tried` is what the caller asked for, as in "cannot be <tried>"."""
     if complaint.status not in allowed_from:
-        raise InvalidState(f"A {complaint.status.value} complaint cannot become {to.value}")
+        raise InvalidState(_refusal(complaint.status, to, tried))
     changed = await Complaint.filter(id=complaint.id, status=complaint.status).update(
         status=to, **fields
     )
@@ -135,7 +168,9 @@ async def respond(*, principal: Principal, complaint_id: int, message: str) -> C
     complaint = await _complaint_for(principal, complaint_id)
     text = _text(message, "response")
     async with in_transaction():
-        await _move(complaint, (ComplaintStatus.SUBMITTED,), ComplaintStatus.MERCHANT_RESPONDED)
+        await _move(
+            complaint, (ComplaintStatus.SUBMITTED,), ComplaintStatus.MERCHANT_RESPONDED, "answered"
+        )
         await _event(complaint, Role.MERCHANT, principal.user_id, "RESPONDED", text)
     return await Complaint.get(id=complaint.id)
 
@@ -149,6 +184,7 @@ async def escalate(*, principal: Principal, complaint_id: int, message: str | No
             complaint,
             (ComplaintStatus.SUBMITTED, ComplaintStatus.MERCHANT_RESPONDED),
             ComplaintStatus.UNDER_MEDIATION,
+            "escalated",
         )
         await _event(complaint, Role.CONSUMER, principal.user_id, "ESCALATED", text)
     return await Complaint.get(id=complaint.id)
@@ -158,7 +194,13 @@ async def withdraw(*, principal: Principal, complaint_id: int) -> Complaint:
     principal.require_role(Role.CONSUMER)
     complaint = await _complaint_for(principal, complaint_id)
     async with in_transaction():
-        await _move(complaint, OPEN_STATUSES, ComplaintStatus.WITHDRAWN, resolved_at=clock.now())
+        await _move(
+            complaint,
+            OPEN_STATUSES,
+            ComplaintStatus.WITHDRAWN,
+            "withdrawn",
+            resolved_at=clock.now(),
+        )
         await _event(complaint, Role.CONSUMER, principal.user_id, "WITHDRAWN", None)
     return await Complaint.get(id=complaint.id)
 
@@ -189,7 +231,13 @@ async def resolve(
     owner_id = complaint.complainant_id
     async with in_transaction():
         await _move(
-            complaint, RESOLVABLE, status, outcome=outcome, resolution=text, resolved_at=now
+            complaint,
+            RESOLVABLE,
+            status,
+            _RULED[outcome],
+            outcome=outcome,
+            resolution=text,
+            resolved_at=now,
         )
         if refund_card_too:
             assert complaint.card_id is not None
@@ -260,7 +308,7 @@ async def sweep_unanswered(now: datetime | None = None) -> int:
             await ComplaintEvent.create(
                 complaint_id=complaint.id,
                 at=now,
-                actor_role=Role.REGULATOR,
+                actor_role=Role.SYSTEM,
                 action="AUTO_ESCALATED",
                 message="The merchant did not respond in time: moved to mediation by the platform",
             )

@@ -7,13 +7,15 @@ import re
 from services.errors import BadInput
 
 # "5.00" is the only form of five yuan: no sign, no exponent, no leading zeros, two decimals.
-_MONEY_PATTERN = re.compile(r"(0|[1-9][0-9]{0,13})\.([0-9]{2})")
+# The pattern also matches a sign and any length so that those two get a message of their own.
+_MONEY_PATTERN = re.compile(r"([+-]?)(0|[1-9][0-9]*)\.([0-9]{2})")
 # Fen in a BIGINT column; far above any real amount, far below 2**63.
 MAX_FEN = 10**15
+_MAX_YUAN_DIGITS = len(str(MAX_FEN // 100))
 
 
 def parse_money(text: object) -> int:
-    """Parse an API money string into fen, or raise BadInput."""
+    """Parse an API money string into fen, or raise BadInput saying what is wrong with it."""
     if not isinstance(text, str):
         raise BadInput('Money must be a string with exactly two decimals, e.g. "700.00"')
     match = _MONEY_PATTERN.fullmatch(text)
@@ -21,9 +23,17 @@ def parse_money(text: object) -> int:
         raise BadInput(
             f'{text!r} is not a valid amount: write yuan with exactly two decimals, e.g. "700.00"'
         )
-    fen = int(match.group(1)) * 100 + int(match.group(2))
+    sign, yuan, cents = match.groups()
+    if sign == "-" and (yuan != "0" or cents != "00"):
+        raise BadInput(f"{text!r} is not a valid amount: an amount must not be negative")
+    if sign:
+        raise BadInput(
+            f'{text!r} is not a valid amount: write it without a sign, e.g. "{yuan}.{cents}"'
+        )
+    # Count digits before converting: int() of a very long string is slow, then refused.
+    fen = int(yuan) * 100 + int(cents) if len(yuan) <= _MAX_YUAN_DIGITS else MAX_FEN + 1
     if fen > MAX_FEN:
-        raise BadInput(f"{text!r} is too large")
+        raise BadInput(f"{text!r} is too large: at most {format_money(MAX_FEN)}")
     return fen
 
 

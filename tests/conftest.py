@@ -2,7 +2,7 @@
 the cache (memory, or Redis from TEST_REDIS_URL), the app over httpx, SQL counting.
 
 The database lives for the whole session; tests make their own merchants,
-consumers and cards (tests/factories.py) and never rely on global counts.
+consumers and cards (the helpers in tests/support.py) and never rely on global counts.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from auth.tokens import hash_refresh_token
 from models import RefreshToken, User
 from models.enums import Role
 from server import create_app
+from services import accounts
 from settings import Settings
 from tests.support import PASSWORD, codes, data_of, gql, make_user, new_phone
 
@@ -181,6 +182,18 @@ async def test_register_consumer_refuses_a_blank_display_name(client):
     result = await gql(client, REGISTER_CONSUMER, _register_input(phone, name="   "))
 
     assert codes(result) == ["BAD_USER_INPUT"]
+    assert not await User.filter(phone=phone).exists()
+
+
+async def test_no_account_is_made_for_the_platform_itself(client):
+    # SYSTEM marks what the platform does by itself; no one signs in as it.
+    phone = new_phone()
+
+    with pytest.raises(ValueError, match="SYSTEM"):
+        await accounts.create_user(
+            role=Role.SYSTEM, phone=phone, password=PASSWORD, display_name="平台"
+        )
+
     assert not await User.filter(phone=phone).exists()
 
 

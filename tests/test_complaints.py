@@ -491,6 +491,77 @@ async def test_a_submitted_complaint_cannot_be_resolved_yet(client):
     assert await status_of(complaint["id"]) is ComplaintStatus.SUBMITTED
 
 
+REFUSALS = [
+    pytest.param(
+        "submitted",
+        "dismiss",
+        "A complaint still awaiting the merchant's answer cannot be dismissed yet; "
+        "it must be answered or escalate first",
+        id="dismiss-submitted",
+    ),
+    pytest.param(
+        "submitted",
+        "uphold",
+        "A complaint still awaiting the merchant's answer cannot be upheld yet; "
+        "it must be answered or escalate first",
+        id="uphold-submitted",
+    ),
+    pytest.param(
+        "answered", "answer", "An answered complaint cannot be answered again", id="answer-twice"
+    ),
+    pytest.param(
+        "mediated", "answer", "A complaint under mediation cannot be answered", id="answer-mediated"
+    ),
+    pytest.param(
+        "mediated",
+        "escalate",
+        "A complaint under mediation cannot be escalated again",
+        id="escalate-twice",
+    ),
+    pytest.param(
+        "withdrawn",
+        "escalate",
+        "A withdrawn complaint cannot be escalated any more",
+        id="escalate-withdrawn",
+    ),
+    pytest.param(
+        "dismissed",
+        "partly uphold",
+        "A rejected complaint cannot be partly upheld any more",
+        id="uphold-dismissed",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "attempt", "message"), REFUSALS)
+async def test_a_refused_step_names_what_was_tried_in_plain_words(client, before, attempt, message):
+    # Given a complaint in some state
+    s = await scene()
+    complaint = await filed(client, s)
+    complaint_id = complaint["id"]
+    if before in ("answered", "dismissed"):
+        data_of(await respond(client, s, complaint_id))
+    if before == "mediated":
+        data_of(await gql(client, ESCALATE, {"id": complaint_id}, s.consumer_token))
+    if before == "withdrawn":
+        data_of(await gql(client, WITHDRAW, {"id": complaint_id}, s.consumer_token))
+    if before == "dismissed":
+        data_of(await resolve(client, s, complaint_id, "DISMISSED"))
+
+    # When someone tries a step the state does not allow
+    if attempt == "answer":
+        result = await respond(client, s, complaint_id)
+    elif attempt == "escalate":
+        result = await gql(client, ESCALATE, {"id": complaint_id}, s.consumer_token)
+    else:
+        outcome = {"dismiss": "DISMISSED", "uphold": "UPHELD", "partly uphold": "PARTIALLY_UPHELD"}
+        result = await resolve(client, s, complaint_id, outcome[attempt])
+
+    # Then the message says what was tried and the state in words, no enum value
+    assert codes(result) == ["INVALID_STATE"]
+    assert result["errors"][0]["message"] == message
+
+
 async def test_only_regulators_resolve(client):
     # Given an answered complaint
     s = await scene()
@@ -707,11 +778,11 @@ async def test_unanswered_complaint_escalates_after_72_hours(client, frozen_cloc
     frozen_clock.advance(hours=2)
     escalated = await complaint_service.sweep_unanswered()
 
-    # Then the unanswered complaint is under mediation, marked as escalated by the platform
+    # Then the unanswered complaint is under mediation, escalated by the platform (SYSTEM)
     assert escalated >= 1
     assert await status_of(unanswered["id"]) is ComplaintStatus.UNDER_MEDIATION
     seen = data_of(await gql(client, COMPLAINT, {"id": unanswered["id"]}, s.consumer_token))
-    assert [event["action"] for event in seen["node"]["events"]] == ["SUBMITTED", "AUTO_ESCALATED"]
+    assert steps(seen["node"]) == [("CONSUMER", "SUBMITTED"), ("SYSTEM", "AUTO_ESCALATED")]
     # And the answered one is left alone
     assert await status_of(answered["id"]) is ComplaintStatus.MERCHANT_RESPONDED
     # And a second sweep escalates it no further

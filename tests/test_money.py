@@ -66,7 +66,17 @@ REJECTED_STRINGS = [
     "5.00元",
     "10000000000000.01",  # one fen over the cap
     "100000000000000.00",
+    "99999999999999999999.00",
 ]
+# A sign or a size is the only thing wrong with these: the message says which.
+REASONS = {
+    "-5.00": "must not be negative",
+    "-0.01": "must not be negative",
+    "+5.00": 'without a sign, e.g. "5.00"',
+    "-0.00": 'without a sign, e.g. "0.00"',
+    "10000000000000.01": "too large: at most 10000000000000.00",
+    "99999999999999999999.00": "too large: at most 10000000000000.00",
+}
 REJECTED_NON_STRINGS: list[Any] = [5, 5.0, 500, None, True, False, Decimal("5.00"), ["5.00"]]
 CANONICAL = re.compile(r"(0|[1-9][0-9]*)\.[0-9]{2}")
 
@@ -244,6 +254,18 @@ async def test_the_reason_for_a_rejected_amount_is_given_once():
     message = result.errors[0].message
     assert message.count("'5.0' is not a valid amount") == 1
     assert "exactly two decimals" in message
+
+
+@pytest.mark.parametrize(("text", "reason"), sorted(REASONS.items()))
+async def test_a_signed_or_oversized_amount_says_what_is_wrong(text, reason):
+    as_variable = await _execute(ECHO_VARIABLE, {"amount": text})
+    as_literal = await _execute(ECHO_LITERAL % json.dumps(text))
+
+    for result in (as_variable, as_literal):
+        assert _codes(result) == ["BAD_USER_INPUT"]
+        message = result.errors[0].message
+        assert reason in message
+        assert "two decimals" not in message
 
 
 async def test_money_in_a_list_variable_points_at_the_bad_item():

@@ -301,7 +301,7 @@ async def test_a_refund_transaction_and_a_refunded_card(client):
 
 
 async def test_a_card_past_its_expiry_reads_expired(client):
-    # Given two cards, one of which passed its expiry date (not yet swept)
+    # Given two cards, one of which passed its expiry date (its row still says ACTIVE)
     world = await make_merchant()
     consumer = await make_user()
     expired = (await buy_card(consumer, world)).card

@@ -93,6 +93,7 @@ BAD_TOKENS: dict[str, Callable[[], str]] = {
     "wrong-issuer": lambda: _sign(_claims(iss="someone-else")),
     "unknown-role": lambda: _sign(_claims(role="ADMIN")),
     "lowercase-role": lambda: _sign(_claims(role="consumer")),
+    "system-role": lambda: _sign(_claims(role="SYSTEM")),
     "missing-sub": lambda: _sign(_claims(sub=...)),
     "missing-exp": lambda: _sign(_claims(exp=...)),
     "missing-iat": lambda: _sign(_claims(iat=...)),
@@ -244,6 +245,11 @@ def test_an_issued_token_carries_the_documented_claims():
     assert set(claims) == {"sub", "role", "iss", "aud", "iat", "exp"}
     assert claims["sub"] == "5"
     assert claims["exp"] - claims["iat"] == settings.access_token_minutes * 60
+
+
+def test_no_token_is_issued_for_the_platform_itself():
+    with pytest.raises(ValueError, match="SYSTEM"):
+        issue_access_token(get_settings(), user_id=1, role=Role.SYSTEM)
 
 
 @pytest.mark.parametrize("name", sorted(BAD_TOKENS))

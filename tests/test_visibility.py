@@ -1,4 +1,4 @@
-"""Who may read what: a role matrix over every Query field.
+"""Who may read what: a role matrix over every Query field (auditTrail's is in test_audit.py).
 
 Actors: anonymous, consumers A and B, the owner of merchant M1, a staff member
 of merchant M2 and a regulator, plus the owner of a merchant still waiting for
@@ -86,6 +86,23 @@ query Internals($id: ID!) {
   }
 }
 """
+# Each field of Merchant that only the merchant itself and regulators see, with a selection.
+HIDDEN_MERCHANT_FIELDS = {
+    "escrow": "escrow { held released outstandingLiability coverageRatio custodyRatio }",
+    "creditScore": "creditScore { score grade factors { code contribution } }",
+    "creditHistory": "creditHistory(first: 5) { totalCount edges { node { score } } }",
+    "riskLevel": "riskLevel",
+}
+# Where a Merchant shows up -> (document with %s for the selection, path to each merchant).
+MERCHANT_SHAPES = {
+    "merchant": "query One($id: ID!) { merchant(id: $id) { id name %s } }",
+    "node": "query Node($id: ID!) { node(id: $id) { ... on Merchant { id name %s } } }",
+    "merchants": """
+query List($search: String!) {
+  merchants(filter: {search: $search}, first: 100) { edges { node { id name %s } } }
+}
+""",
+}
 CARD_PRODUCTS = """
 query Products($id: ID!) {
   merchant(id: $id) { cardProducts(first: 100) { totalCount edges { node { id status } } } }
@@ -488,6 +505,51 @@ async def test_merchant_internals_are_forbidden_to_others(client, world, actor):
         assert merchant[internal] is None, internal
         assert error_at(result, "merchant", internal) == "FORBIDDEN", internal
     assert len(result["errors"]) == 4
+
+
+def merchants_in(result: dict[str, Any], shape: str) -> list[tuple[tuple[str | int, ...], dict]]:
+    """Each merchant of the answer with its path."""
+    data = result["data"]
+    if shape != "merchants":
+        return [((shape,), data[shape])]
+    edges = data["merchants"]["edges"]
+    return [
+        (("merchants", "edges", index, "node"), edge["node"]) for index, edge in enumerate(edges)
+    ]
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["alone", "together"])
+@pytest.mark.parametrize("shape", sorted(MERCHANT_SHAPES))
+@pytest.mark.parametrize(
+    "actor", ["anonymous", "consumer_a", "consumer_b", "staff_m2", "pending_owner"]
+)
+async def test_every_hidden_merchant_field_is_forbidden_at_its_path_in_every_shape(
+    client, world, actor, shape, together
+):
+    # Given the hidden fields of Merchant, asked one at a time or all in one document
+    asked = [list(HIDDEN_MERCHANT_FIELDS)] if together else [[f] for f in HIDDEN_MERCHANT_FIELDS]
+    own = {"staff_m2": world.id("m2"), "pending_owner": world.id("pending")}.get(actor)
+    for fields in asked:
+        selection = " ".join(HIDDEN_MERCHANT_FIELDS[name] for name in fields)
+
+        # When someone who is neither the merchant nor a regulator asks for them
+        result = await ask(
+            client,
+            world,
+            actor,
+            MERCHANT_SHAPES[shape] % selection,
+            id=world.id("m1"),
+            search=world.prefix,
+        )
+
+        # Then each one is null with FORBIDDEN at its own path, for every merchant but its own
+        others = [(path, node) for path, node in merchants_in(result, shape) if node["id"] != own]
+        assert world.id("m1") in {node["id"] for _path, node in others}
+        for path, node in others:
+            for name in fields:
+                assert node[name] is None, (path, name)
+                assert error_at(result, *path, name) == "FORBIDDEN", (path, name)
+        assert codes(result) == ["FORBIDDEN"] * (len(others) * len(fields))
 
 
 @pytest.mark.parametrize("actor", ["merchant_m1", "regulator"])

@@ -184,7 +184,7 @@ class Migration(migrations.Migration):
             name='User',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('role', fields.CharEnumField(description='CONSUMER: CONSUMER\nMERCHANT: MERCHANT\nREGULATOR: REGULATOR', enum_type=Role, max_length=16)),
+                ('role', fields.CharEnumField(description='CONSUMER: CONSUMER\nMERCHANT: MERCHANT\nREGULATOR: REGULATOR\nSYSTEM: SYSTEM', enum_type=Role, max_length=16)),
                 ('phone', fields.CharField(unique=True, max_length=11)),
                 ('password_hash', fields.CharField(max_length=255)),
                 ('display_name', fields.CharField(max_length=64)),
@@ -367,7 +367,7 @@ class Migration(migrations.Migration):
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('complaint', fields.ForeignKeyField('anfu.Complaint', source_field='complaint_id', db_constraint=True, to_field='id', related_name='events', on_delete=OnDelete.CASCADE)),
                 ('at', fields.DatetimeField(default=now, auto_now=False, auto_now_add=False)),
-                ('actor_role', fields.CharEnumField(description='CONSUMER: CONSUMER\nMERCHANT: MERCHANT\nREGULATOR: REGULATOR', enum_type=Role, max_length=16)),
+                ('actor_role', fields.CharEnumField(description='CONSUMER: CONSUMER\nMERCHANT: MERCHANT\nREGULATOR: REGULATOR\nSYSTEM: SYSTEM', enum_type=Role, max_length=16)),
                 ('actor', fields.ForeignKeyField('anfu.User', source_field='actor_id', null=True, db_constraint=True, to_field='id', related_name='complaint_events', on_delete=OnDelete.RESTRICT)),
                 ('action', fields.CharField(max_length=32)),
                 ('message', fields.TextField(null=True, unique=False)),
