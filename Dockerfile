@@ -6,6 +6,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY auth auth
 COPY cli cli
+COPY graphiql graphiql
 COPY models models
 COPY resolvers resolvers
 COPY schema schema

@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql over HTTP and WebSocket, health, readiness, metrics.
+"""The Starlette application: /graphql over HTTP and WebSocket, health, readiness, metrics,
+and in development the assets GraphiQL loads (graphiql/).
 
 The lifespan opens the database (Tortoise), the shared cache and the event bus
 and closes them on shutdown. Each GraphQL request gets a Context carrying the
@@ -19,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -29,6 +30,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from tortoise import Tortoise, connections
 
+import graphiql
 from auth.tokens import principal_from_authorization
 from schema import build_schema, schema
 from schema.context import Context
@@ -55,6 +57,11 @@ class AnfuGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=20,
         )
         self.settings = settings
+
+    @property
+    def graphql_ide_html(self) -> str:
+        # The same page with its assets served from here (graphiql/), not from a CDN.
+        return graphiql.page_html()
 
     def encode_json(self, data: object) -> str:
         # Chinese names and messages as UTF-8, not \u escapes: half the bytes, readable logs.
@@ -200,16 +207,16 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 await Tortoise.close_connections()
 
     graphql = AnfuGraphQL(settings)
-    app = Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-        ],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    if not settings.is_production:
+        routes.append(graphiql.assets_route())
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware)
 
     return app

@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-from settings import get_settings
-
-T = TypeVar("T")
+from cli.environment import load_settings, run_with_database
 
 app = typer.Typer(help="Anfu: the prepaid-consumption supervision API.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The custody ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 complaints_app = typer.Typer(help="Complaints.", no_args_is_help=True)
 app.add_typer(complaints_app, name="complaints")
-
-
-def run_with_database(work: Callable[[], Awaitable[T]]) -> T:
-    """Open the database from DATABASE_URL, run `work`, close it."""
-    from tortoise import Tortoise
-
-    async def main() -> T:
-        await Tortoise.init(config=get_settings().tortoise_config(), _enable_global_fallback=True)
-        try:
-            return await work()
-        finally:
-            await Tortoise.close_connections()
-
-    return asyncio.run(main())
-
-
-def _ensure_sqlite_directory() -> None:
-    url = get_settings().database_url
-    if url.startswith("sqlite://") and url != "sqlite://:memory:":
-        Path(url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
 
 
 @app.command()
@@ -51,7 +29,8 @@ def serve(
     """Serve the API at /graphql (GraphiQL in development)."""
     import uvicorn
 
-    settings = get_settings()
+    settings = load_settings()
+    run_with_database(_nothing)  # refuse to start on a database that cannot be opened
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -73,21 +52,14 @@ def migrate() -> None:
     """Apply the database migrations (creates the SQLite file when needed)."""
     from tortoise.migrations.api import migrate as apply
 
-    _ensure_sqlite_directory()
-
     def progress(event: str, app_label: str, name: str) -> None:
         if event == "apply_done":
             typer.echo(f"applied {app_label}.{name}")
 
-    async def main() -> None:
-        from tortoise import Tortoise
+    async def work() -> None:
+        await apply(config=load_settings().tortoise_config(), progress=progress)
 
-        try:
-            await apply(config=get_settings().tortoise_config(), progress=progress)
-        finally:
-            await Tortoise.close_connections()
-
-    asyncio.run(main())
+    run_with_database(work, create=True)
     typer.echo("database is up to date")
 
 
@@ -98,8 +70,17 @@ def seed_demo(
     """Load the deterministic demo data (once; later runs do nothing)."""
     from cli.demo import load_demo
 
-    summary = run_with_database(lambda: load_demo(force=force))
+    summary = run_with_database(lambda: load_demo(force=force, progress=_progress_bar))
     typer.echo(summary)
+
+
+@contextlib.contextmanager
+def _progress_bar(phase: str, total: int) -> Iterator[Callable[[], object]]:
+    """One phase of a long command as a progress bar on stderr (stdout keeps the result)."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=phase, unit="step", file=sys.stderr) as bar:
+        yield bar.update
 
 
 @app.command("create-regulator")
@@ -131,7 +112,8 @@ def create_regulator(
 def import_registry(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
 ) -> None:
-    """Upsert registry records from CSV or JSON by credit code; bad rows are reported and skipped."""
+    """Upsert registry records from CSV or JSON by credit code; bad rows are reported and skipped
+    (the good ones still import) and make the exit status 1."""
     from tqdm import tqdm
 
     from services.registry import ImportReport, import_rows, read_registry_file
@@ -152,7 +134,7 @@ def import_registry(
     typer.echo(
         f"{report.created} created, {report.updated} updated, {len(report.problems)} rejected"
     )
-    if report.problems and not (report.created or report.updated):
+    if report.problems:
         raise typer.Exit(1)
 
 
@@ -198,3 +180,7 @@ def complaints_sweep() -> None:
 
     escalated = run_with_database(sweep_unanswered)
     typer.echo(f"{escalated} complaint(s) escalated to mediation")
+
+
+async def _nothing() -> None:
+    """The work of a command that only needs to know the database opens."""

@@ -1,4 +1,5 @@
-"""The demo data loads through the real CLI into a fresh database, once, and the ledger holds.
+"""The demo data loads through the real CLI into a fresh database, once, and the ledger holds;
+it shows its progress per phase on stderr and ends with a short summary on stdout.
 
 The suite shares one database per session, so this test migrates its own SQLite file and
 runs `anfu` in subprocesses against it, then reads the file with the stdlib sqlite3 module.
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 from cli.demo import DEMO_ACCOUNTS, DEMO_CHAIN_CREDIT_CODE
+from cli.demo.load import PHASES
 
 ANFU = Path(sys.executable).parent / "anfu"
 
@@ -61,6 +63,14 @@ def test_seed_demo_loads_once_and_the_ledger_verifies(tmp_path: Path) -> None:
     assert migrated.returncode == 0, migrated.stderr
     assert loaded.returncode == 0, loaded.stderr
     assert "1500 purchases" in loaded.stdout, loaded.stdout
+    summary = loaded.stdout.splitlines()
+    assert summary[0].startswith("Loaded the Huai'an demo in ") and summary[0].endswith(" s:")
+    assert len(summary) <= 10 and max(map(len, summary)) <= 100, loaded.stdout
+    labels = [line.split()[0] for line in summary[1:]]
+    assert {"merchants", "stores", "consumers", "transfers"} <= set(labels), loaded.stdout
+    assert "holding 1500 cards" in loaded.stdout
+    for phase in PHASES:
+        assert f"{phase}: 100%" in loaded.stderr, loaded.stderr[-2000:]
     assert again.returncode == 0, again.stderr
     assert "already loaded" in again.stdout
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -404,20 +404,25 @@ def test_cli_imports_a_csv_and_reports_bad_rows(tmp_path):
         registry_row(established_on="2020-13-01"),
     ]
     path = write_csv(tmp_path / "registry.csv", rows)
+    clean_path = write_csv(tmp_path / "clean.csv", [good, other])
 
     migrated = anfu("migrate")
     first = anfu("import-registry", str(path))
     second = anfu("import-registry", str(path))
+    clean = anfu("import-registry", str(clean_path))
 
     assert migrated.returncode == 0, migrated.stderr
     assert "database is up to date" in migrated.stdout
-    assert first.returncode == 0, first.stderr
+    # Rejected rows make the exit status 1; the good rows are imported all the same.
+    assert first.returncode == 1, first.stderr
     assert first.stdout.splitlines() == ["2 created, 0 updated, 2 rejected"]
     assert f"row 3: {BAD_CHECK}\n" in first.stderr
     assert "row 5: established_on: '2020-13-01' is not a date like 2020-07-01\n" in first.stderr
     assert "row 2:" not in first.stderr
-    assert second.returncode == 0, second.stderr
+    assert second.returncode == 1, second.stderr
     assert second.stdout.splitlines() == ["0 created, 2 updated, 2 rejected"]
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stdout.splitlines() == ["0 created, 2 updated, 0 rejected"]
     assert anfu.records() == [
         (good["credit_code"], 500_000_000, 0),
         (other["credit_code"], 1250, 1),

@@ -1,9 +1,13 @@
 """`load_demo`: plan the world, check that none of it is in the database yet, then write it
 in one transaction (reference rows, the history replayed step by step with the clock set
-back, then credit, alerts and financing) and say what the database now holds.
+back, then credit, alerts and financing) and say in a few lines what the database now holds.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from tortoise.transactions import in_transaction
 
@@ -12,9 +16,7 @@ from cli.demo.accounts import (
     CHEN,
     DEMO_ACCOUNTS,
     DEMO_CHAIN_CREDIT_CODE,
-    DEMO_CHAIN_NAME,
     DEMO_PASSWORD,
-    LI,
     WANG,
     ZHANG,
     ZHOU,
@@ -26,13 +28,10 @@ from cli.demo.planner import plan_world
 from cli.demo.reference_rows import write_merchants, write_users
 from cli.demo.world import World, fixed_clock
 from models import (
-    Announcement,
     Card,
     CardProduct,
     Complaint,
-    CreditFactor,
     CreditScore,
-    FinancingApplication,
     Merchant,
     RefundRequest,
     RegistryRecord,
@@ -42,8 +41,6 @@ from models import (
     User,
 )
 from models.enums import (
-    ComplaintStatus,
-    CreditGrade,
     MerchantStatus,
     RefundStatus,
     Role,
@@ -53,18 +50,34 @@ from services import clock
 
 ALREADY_LOADED = "demo data already loaded"
 
+# `progress(phase, total)` opens one phase of the load; calling what it yields marks a step done.
+Progress = Callable[[str, int], AbstractContextManager[Callable[[], object]]]
+PLANNING = "planning"
+REFERENCE_ROWS = "merchants and people"
+HISTORY = "four months of history"
+COMPUTED = "credit, alerts, financing"
+PHASES = (PLANNING, REFERENCE_ROWS, HISTORY, COMPUTED)
 
-async def load_demo(force: bool = False) -> str:
-    """Load the demo data once into this database; returns a paragraph saying what it loaded.
+
+@contextmanager
+def no_progress(_phase: str, _total: int) -> Iterator[Callable[[], object]]:
+    yield lambda: None
+
+
+async def load_demo(force: bool = False, progress: Progress = no_progress) -> str:
+    """Load the demo data once into this database; returns a few lines saying what it loaded.
 
     Without `force` nothing happens when the demo laundry chain is already here. Either
     way nothing is written when any of the demo's phone numbers or credit codes (which
     are unique) already exist, and the answer says so; a load that fails rolls back whole.
     """
+    started = time.monotonic()
     if not force and await Merchant.exists(credit_code=DEMO_CHAIN_CREDIT_CODE):
         return ALREADY_LOADED
-    world = plan_world()
-    taken = await _taken(world)
+    with progress(PLANNING, 1) as done:
+        world = plan_world()
+        taken = await _taken(world)
+        done()
     if taken:
         shown = ", ".join(taken[:5]) + (" …" if len(taken) > 5 else "")
         return (
@@ -75,15 +88,20 @@ async def load_demo(force: bool = False) -> str:
     password_hash = hash_password(DEMO_PASSWORD)
     try:
         async with in_transaction():
-            await write_merchants(world)
-            await write_users(world, password_hash)
-            await _run_steps(world)
-            await write_credit(world)
-            await write_alerts(world)
-            await write_financing(world)
+            with progress(REFERENCE_ROWS, 2) as done:
+                await write_merchants(world)
+                done()
+                await write_users(world, password_hash)
+                done()
+            with progress(HISTORY, len(world.steps)) as done:
+                await _run_steps(world, done)
+            with progress(COMPUTED, 3) as done:
+                for write in (write_credit, write_alerts, write_financing):
+                    await write(world)
+                    done()
     finally:
         clock.set_clock(None)
-    return await _summary()
+    return await _summary(time.monotonic() - started)
 
 
 async def _taken(world: World) -> list[str]:
@@ -105,39 +123,39 @@ async def _taken(world: World) -> list[str]:
     return sorted(set(taken))
 
 
-async def _run_steps(world: World) -> None:
+async def _run_steps(world: World, done: Callable[[], object]) -> None:
     """Replay the history in time order, each step with the clock set to its moment."""
     for step in sorted(world.steps):
         clock.set_clock(fixed_clock(step.at))
         await step.run()
+        done()
 
 
-async def _summary() -> str:
+async def _summary(seconds: float) -> str:
     """What the database holds after the load (all of it the demo's, on a fresh database)."""
     merchants = {s: await Merchant.filter(status=s).count() for s in MerchantStatus}
     kinds = {k: await Transfer.filter(kind=k, card_id__isnull=False).count() for k in TransferKind}
     refunds_pending = await RefundRequest.filter(status=RefundStatus.PENDING).count()
-    statuses = {s: await Complaint.filter(status=s).count() for s in ComplaintStatus}
-    grades = {g: await Merchant.filter(credit_grade=g).count() for g in CreditGrade}
-    consumers = await User.filter(role=Role.CONSUMER).count()
-    return (
-        f"Loaded the Huai'an demo: {sum(merchants.values())} merchants ("
-        + ", ".join(f"{n} {s.value.lower().replace('_', ' ')}" for s, n in merchants.items())
-        + f") with {await Store.all().count()} stores and {await CardProduct.all().count()} card "
-        f"products, led by {DEMO_CHAIN_NAME} (20 stores, credit code {DEMO_CHAIN_CREDIT_CODE}); "
-        f"{await RegistryRecord.all().count()} registry records; {consumers} consumers; "
-        f"{await Card.all().count()} cards with {kinds[TransferKind.PURCHASE]} purchases, "
-        f"{kinds[TransferKind.TOP_UP]} top-ups, {kinds[TransferKind.REDEMPTION]} redemptions and "
-        f"{kinds[TransferKind.REFUND]} refunds ({refunds_pending} refund requests pending); "
-        f"{sum(statuses.values())} complaints ("
-        + ", ".join(f"{n} {s.value.lower().replace('_', ' ')}" for s, n in statuses.items())
-        + f"); {await CreditScore.all().count()} credit scores with "
-        f"{await CreditFactor.all().count()} factors (grades "
-        + ", ".join(f"{g.value} {n}" for g, n in grades.items())
-        + f"); {await RiskAlert.all().count()} risk alerts; "
-        f"{await Announcement.all().count()} announcements; "
-        f"{await FinancingApplication.all().count()} financing applications. Demo accounts "
-        f"(password {DEMO_PASSWORD}): consumers {ZHANG.name} {ZHANG.phone} and {LI.name} "
-        f"{LI.phone}, merchant owner {CHEN.name} {CHEN.phone}, store staff {ZHOU.name} "
-        f"{ZHOU.phone}, regulator {WANG.name} {WANG.phone}."
+    by_status = ", ".join(
+        f"{n} {s.value.lower().replace('_', ' ')}" for s, n in merchants.items() if n
+    )
+    return "\n".join(
+        [
+            f"Loaded the Huai'an demo in {seconds:.0f} s:",
+            f"  merchants  {sum(merchants.values())} ({by_status})",
+            f"  stores     {await Store.all().count()}, "
+            f"selling {await CardProduct.all().count()} card products",
+            f"  consumers  {await User.filter(role=Role.CONSUMER).count()}, "
+            f"holding {await Card.all().count()} cards",
+            f"  transfers  {await Transfer.all().count()}: "
+            f"{kinds[TransferKind.PURCHASE]} purchases, {kinds[TransferKind.TOP_UP]} top-ups, "
+            f"{kinds[TransferKind.REDEMPTION]} redemptions, {kinds[TransferKind.REFUND]} refunds",
+            f"  also       {await Complaint.all().count()} complaints, "
+            f"{refunds_pending} refund requests pending, "
+            f"{await RiskAlert.all().count()} risk alerts, "
+            f"{await CreditScore.all().count()} credit scores",
+            f"Log in with password {DEMO_PASSWORD}: consumer {ZHANG.phone}, "
+            f"merchant owner {CHEN.phone},",
+            f"store staff {ZHOU.phone}, regulator {WANG.phone} (README.md, Demo accounts).",
+        ]
     )
