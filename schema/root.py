@@ -1,4 +1,10 @@
-"""The root types: each field wires its arguments to a resolver."""
+"""The root types: the fields every domain declares, merged.
+
+A domain that has moved to the shape in docs/architecture.md declares its root
+fields in its own schema module (RiskQuery in schema/risk.py); the rest are
+still wired here, in the Query, Mutation and Subscription classes below, until
+they move too.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import strawberry
+from strawberry.tools import merge_types
 
 from resolvers import (
     accounts,
     cards,
     complaints,
-    credit,
     merchants,
     node,
     onboarding,
@@ -31,7 +37,6 @@ from schema.cards import (
 )
 from schema.complaints import Complaint, ComplaintFilter, ComplaintInput
 from schema.context import Info
-from schema.credit import RiskAlert, RiskAlertFilter
 from schema.enums import (
     AnnouncementKind,
     CardProductStatus,
@@ -63,12 +68,13 @@ from schema.platform import (
     FinancingApplication,
     SupervisionStats,
 )
+from schema.risk import RiskQuery
 from schema.scalars import Money
 from schema.supervision import AuditEntry, AuditFilter, MerchantClosureReport
 
 
 @strawberry.type
-class Query:
+class CoreQuery:
     @strawberry.field(description="Any object by its global ID, if the caller may read it.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await node.node(info, id)
@@ -90,7 +96,10 @@ class Query:
     ) -> Connection[Announcement]:
         return await platform.announcements(kind, first, after)
 
-    @strawberry.field(description="Anonymous users and consumers see ACTIVE merchants only.")
+    @strawberry.field(
+        description="Anonymous users and consumers see ACTIVE merchants only. In order of id; "
+        "with status PENDING_REVIEW (the review queue), oldest application first."
+    )
     async def merchants(
         self,
         info: Info,
@@ -146,16 +155,6 @@ class Query:
         return await cards.refund_requests(info, status, first, after)
 
     @strawberry.field
-    async def risk_alerts(
-        self,
-        info: Info,
-        filter: RiskAlertFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[RiskAlert]:
-        return await credit.risk_alerts(info, filter, first, after)
-
-    @strawberry.field
     async def financing_applications(
         self,
         info: Info,
@@ -193,7 +192,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class CoreMutation:
     @strawberry.mutation
     async def register_consumer(self, input: RegisterConsumerInput) -> AuthPayload:
         return await accounts.register_consumer(input)
@@ -269,10 +268,14 @@ class Mutation:
         return await cards.set_custody_ratio(info, merchant_id, ratio, reason)
 
     @strawberry.mutation(
-        description="Creates a merchant account and its application, checked against the registry."
+        description="Creates a merchant account and its application, checked against the registry. "
+        "The owner of a rejected application may apply again, with the same credit code or "
+        "another: its account (same phone, same password) moves to the new application."
     )
-    async def register_merchant(self, input: RegisterMerchantInput) -> MerchantRegistrationPayload:
-        return await onboarding.register_merchant(input)
+    async def register_merchant(
+        self, info: Info, input: RegisterMerchantInput
+    ) -> MerchantRegistrationPayload:
+        return await onboarding.register_merchant(info, input)
 
     @strawberry.mutation(
         description="Regulators: approve (the merchant goes public) or reject an application; "
@@ -369,10 +372,15 @@ class Mutation:
 
 
 @strawberry.type
-class Subscription:
+class CoreSubscription:
     @strawberry.subscription(
         description="Consumers: every transaction on their own cards as it happens."
     )
     async def card_activity(self, info: Info) -> AsyncIterator[Transaction]:
         async for transaction in cards.card_activity(info):
             yield transaction
+
+
+Query = merge_types("Query", (CoreQuery, RiskQuery))
+Mutation = merge_types("Mutation", (CoreMutation,))
+Subscription = merge_types("Subscription", (CoreSubscription,))
