@@ -11,12 +11,15 @@ import os
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_JWT_SECRET_BYTES = 32
 # Used only in development so that `make run` works without configuration.
 DEVELOPMENT_JWT_SECRET = "anfu-development-secret-not-for-production-use"
+# The platform city's districts by default (淮安市); the demo's places are keyed by them.
+HUAIAN_DISTRICTS = ("清江浦区", "淮阴区", "淮安区", "洪泽区", "涟水县", "盱眙县", "金湖县")
+MAX_DISTRICT_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -54,7 +57,21 @@ class Settings(BaseSettings):
     maintenance_seconds: float = 300
 
     timezone: str = Field(default="Asia/Shanghai", alias="ANFU_TIMEZONE")
+    # Every store is in one of these, so statistics by district add up (a JSON list).
+    districts: tuple[str, ...] = Field(default=HUAIAN_DISTRICTS, alias="ANFU_DISTRICTS")
     log_level: str = Field(default="INFO", alias="ANFU_LOG_LEVEL")
+
+    @field_validator("districts")
+    @classmethod
+    def _check_districts(cls, districts: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(name.strip() for name in districts)
+        if not names:
+            raise ValueError("ANFU_DISTRICTS names at least one district")
+        if any(not name or len(name) > MAX_DISTRICT_LENGTH for name in names):
+            raise ValueError(f"A district name has 1 to {MAX_DISTRICT_LENGTH} characters")
+        if len(set(names)) != len(names):
+            raise ValueError("ANFU_DISTRICTS names a district twice")
+        return names
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -1,7 +1,7 @@
 """Categories, merchants, their stores and card products."""
 
 from tortoise import fields
-from tortoise.migrations.constraints import CheckConstraint
+from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
 from tortoise.models import Model
 from tortoise.timezone import now
 
@@ -24,7 +24,9 @@ class Merchant(Model):
 
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=128)
-    credit_code = fields.CharField(max_length=18, unique=True)
+    # Unique among merchants that are not REJECTED (see Meta): a rejected application keeps
+    # its row and its audit trail, and the business may apply again with the same code.
+    credit_code = fields.CharField(max_length=18)
     legal_representative = fields.CharField(max_length=64)
     category: fields.ForeignKeyRelation[Category] = fields.ForeignKeyField(
         "anfu.Category", related_name="merchants", on_delete=fields.RESTRICT
@@ -48,6 +50,11 @@ class Merchant(Model):
     class Meta:
         table = "merchants"
         constraints = (
+            UniqueConstraint(
+                fields=("credit_code",),
+                name="merchant_credit_code_unless_rejected",
+                condition="status <> 'REJECTED'",
+            ),
             CheckConstraint(
                 check="custody_ratio_bp >= 4000 AND custody_ratio_bp <= 10000",
                 name="merchant_custody_ratio_range",

@@ -9,6 +9,7 @@ from models import Category as CategoryRow
 from models import RegistryRecord as RegistryRecordRow
 from models import Store as StoreRow
 from models.enums import CreditGrade as Grade
+from models.enums import MerchantStatus
 from schema.context import Info
 from schema.ids import decode_id
 from schema.merchants import Category, Merchant, MerchantFilter, RegistryRecord
@@ -28,11 +29,15 @@ async def merchants(
 ) -> Connection[Merchant]:
     request = page_request(first, after)
     query = scoping.readable_merchants(info.context.principal)
+    order: tuple[str, ...] = ("id",)
     if filter is not None:
         if filter.category_code is not None:
             query = query.filter(category_id=str(filter.category_code))
         if filter.status is not None:
             query = query.filter(status=filter.status)
+            if filter.status is MerchantStatus.PENDING_REVIEW:
+                # The review queue: oldest application first.
+                order = ("created_at", "id")
         if filter.search and filter.search.strip():
             term = filter.search.strip()
             stores_named = StoreRow.filter(name__icontains=term).values("merchant_id")
@@ -43,7 +48,7 @@ async def merchants(
         if filter.min_grade is not None:
             good_enough = GRADES_BEST_FIRST[: GRADES_BEST_FIRST.index(filter.min_grade) + 1]
             query = query.filter(credit_grade__in=good_enough)
-    page = await paginate(query.order_by("id"), request)
+    page = await paginate(query.order_by(*order), request)
     for row in page.items:
         info.context.loaders.merchant.prime(row.id, row)
     return to_connection(page, Merchant.of)

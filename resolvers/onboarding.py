@@ -25,7 +25,9 @@ def _store_draft(store: StoreInput) -> onboarding.StoreDraft:
     )
 
 
-async def register_merchant(input: RegisterMerchantInput) -> MerchantRegistrationPayload:
+async def register_merchant(
+    info: Info, input: RegisterMerchantInput
+) -> MerchantRegistrationPayload:
     registration = await onboarding.register_merchant(
         onboarding.Application(
             name=input.name,
@@ -35,7 +37,9 @@ async def register_merchant(input: RegisterMerchantInput) -> MerchantRegistratio
             contact_phone=input.contact_phone,
             password=input.password,
             stores=[_store_draft(store) for store in input.stores],
-        )
+        ),
+        # A rejected applicant applying again signs in: failures count per address too.
+        client_address=info.context.client_address,
     )
     return MerchantRegistrationPayload(
         auth=session_payload(registration.session), merchant=Merchant.of(registration.merchant)

@@ -13,7 +13,10 @@ from schema.scalars import Money
 class StoreInput:
     name: str
     address: str
-    district: str
+    district: str = strawberry.field(
+        description="One of the platform city's districts (Huai'an's unless configured), "
+        "e.g. 清江浦区; any other is BAD_USER_INPUT naming them."
+    )
     phone: str | None = None
 
 

@@ -5,6 +5,11 @@ and its stores in one transaction, after checking the credit code's form and
 GB 32100-2015 check character. The registry check never refuses an
 application: it records what matched and what did not, in words a reviewer
 can act on, and the regulator decides.
+
+A rejected applicant applies again the same way: the new application is a new
+merchant, and the rejected one stays as it was, audit trail included. Its
+owner keeps the account (same phone, same password), which moves to the new
+application.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from zoneinfo import ZoneInfo
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models import Category, Merchant, RegistryRecord, Store
+from models import Category, Merchant, RegistryRecord, Store, User
 from models.enums import MerchantStatus, Role, StoreStatus
 from services import accounts, audit, clock
 from services.credit_code import problem_with
@@ -70,6 +75,16 @@ class Registration:
     session: accounts.Session
 
 
+@dataclass(frozen=True)
+class ReturningOwner:
+    """The owner of a rejected application who applies again, signed in with its password."""
+
+    user_id: int
+    phone: str
+    rejected_merchant_id: int
+    login: accounts.Session
+
+
 def clean_text(value: str, what: str, max_length: int) -> str:
     value = value.strip()
     if not value or len(value) > max_length:
@@ -77,14 +92,24 @@ def clean_text(value: str, what: str, max_length: int) -> str:
     return value
 
 
+def clean_district(district: str) -> str:
+    """One of the platform city's districts (a setting), so statistics by district add up."""
+    districts = get_settings().districts
+    district = district.strip()
+    if district not in districts:
+        raise BadInput(f"A store's district is one of {', '.join(districts)}")
+    return district
+
+
 def clean_store(draft: StoreDraft) -> StoreDraft:
+    """A store as every way of opening one checks it: an application's or `addStore`'s."""
     phone = draft.phone.strip() if draft.phone else None
     if phone is not None and not (5 <= len(phone) <= 20):
         raise BadInput("A store phone has 5 to 20 characters")
     return StoreDraft(
         name=clean_text(draft.name, "store name", MAX_NAME_LENGTH),
         address=clean_text(draft.address, "store address", MAX_ADDRESS_LENGTH),
-        district=clean_text(draft.district, "store district", 32),
+        district=clean_district(draft.district),
         phone=phone or None,
     )
 
@@ -137,7 +162,9 @@ def _months_before(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
-async def register_merchant(application: Application) -> Registration:
+async def register_merchant(
+    application: Application, *, client_address: str | None = None
+) -> Registration:
     """Create the owner's account, the application and its stores; nothing when input is bad."""
     credit_code = application.credit_code.strip().upper()
     problem = problem_with(credit_code)
@@ -152,27 +179,50 @@ async def register_merchant(application: Application) -> Registration:
     stores = [clean_store(store) for store in application.stores]
     if not await Category.exists(code=application.category_code):
         raise BadInput(f"No category with code {application.category_code!r}")
-    if await Merchant.exists(credit_code=credit_code):
+    # A rejected application holds its credit code no more (models.Merchant).
+    if await Merchant.exists(credit_code=credit_code, status__not=MerchantStatus.REJECTED):
         raise BadInput("A merchant with this credit code is already registered")
-    owner = await accounts.prepare_account(
-        phone=application.contact_phone,
-        password=application.password,
-        display_name=legal_representative,
-    )
     record = await RegistryRecord.get_or_none(credit_code=credit_code)
     findings = registry_findings(record, name, legal_representative, _platform_today())
+    owner = await _owner_account(application, legal_representative, client_address)
     try:
         return await _create_application(
             application, owner, credit_code, name, legal_representative, stores, findings
         )
-    except IntegrityError:
-        # Two applications with one credit code (or one phone) raced; the other won.
-        raise BadInput("A merchant with this credit code or phone is already registered") from None
+    except Exception as error:
+        if isinstance(owner, ReturningOwner):
+            # The sign-in that proved the password must not outlive the failed application.
+            await accounts.logout(owner.login.refresh_token)
+        if isinstance(error, IntegrityError):
+            # Two applications with one credit code (or one phone) raced; the other won.
+            raise BadInput(
+                "A merchant with this credit code or phone is already registered"
+            ) from None
+        raise
+
+
+async def _owner_account(
+    application: Application, legal_representative: str, client_address: str | None
+) -> accounts.NewAccount | ReturningOwner:
+    """A new account, or the account of a rejected application's owner applying again: that
+    one signs in with its password, so a wrong one counts as a failed login."""
+    phone = accounts.check_phone(application.contact_phone)
+    rejected_owner = await User.get_or_none(
+        phone=phone, is_merchant_owner=True, merchant__status=MerchantStatus.REJECTED
+    )
+    if rejected_owner is None or rejected_owner.merchant_id is None:
+        return await accounts.prepare_account(
+            phone=phone, password=application.password, display_name=legal_representative
+        )
+    login = await accounts.login(
+        phone=phone, password=application.password, client_address=client_address
+    )
+    return ReturningOwner(rejected_owner.id, phone, rejected_owner.merchant_id, login)
 
 
 async def _create_application(
     application: Application,
-    owner_account: accounts.NewAccount,
+    owner: accounts.NewAccount | ReturningOwner,
     credit_code: str,
     name: str,
     legal_representative: str,
@@ -185,7 +235,7 @@ async def _create_application(
             credit_code=credit_code,
             legal_representative=legal_representative,
             category_id=application.category_code,
-            contact_phone=owner_account.phone,
+            contact_phone=owner.phone,
             status=MerchantStatus.PENDING_REVIEW,
             registry_verified=not findings,
             registry_findings=findings,
@@ -205,11 +255,28 @@ async def _create_application(
                 for store in stores
             ]
         )
-        owner = await accounts.insert_user(
-            owner_account, role=Role.MERCHANT, merchant_id=merchant.id, is_merchant_owner=True
-        )
-        session = await accounts.start_session(owner)
+        if isinstance(owner, ReturningOwner):
+            session = await _move_owner(owner, merchant.id, legal_representative)
+        else:
+            user = await accounts.insert_user(
+                owner, role=Role.MERCHANT, merchant_id=merchant.id, is_merchant_owner=True
+            )
+            session = await accounts.start_session(user)
     return Registration(merchant=merchant, session=session)
+
+
+async def _move_owner(
+    owner: ReturningOwner, merchant_id: int, legal_representative: str
+) -> accounts.Session:
+    """Make the rejected application's owner the new one's; its session now names the new one."""
+    # Claimed with an UPDATE that matches the account only while it still owns the rejected
+    # application: of two applications racing with one account, one moves it.
+    moved = await User.filter(
+        id=owner.user_id, merchant_id=owner.rejected_merchant_id, is_merchant_owner=True
+    ).update(merchant_id=merchant_id, display_name=legal_representative)
+    if moved != 1:
+        raise BadInput("This account applied again meanwhile")
+    return await accounts.refresh_session(owner.login.refresh_token)
 
 
 async def review_merchant(

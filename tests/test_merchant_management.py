@@ -15,6 +15,7 @@ from models import CardProduct, Store, User
 from models.enums import CardProductStatus, MerchantStatus, Role, StoreStatus
 from schema.ids import decode_id, encode_id
 from services import cards
+from settings import HUAIAN_DISTRICTS
 from tests.support import (
     PASSWORD,
     MerchantWorld,
@@ -173,6 +174,53 @@ async def test_bad_store_is_bad_input(client, overrides):
     # Then it is bad input and no store is added
     assert codes(result) == ["BAD_USER_INPUT"]
     assert await Store.filter(merchant_id=world.merchant.id).count() == len(world.stores)
+
+
+async def test_a_store_outside_the_city_is_bad_input_naming_the_districts(client):
+    # Given an owner
+    world = await make_merchant()
+
+    # When a store in another city's district is added
+    result = await gql(client, ADD_STORE, {"input": store_input(district="朝阳区")}, world.token)
+
+    # Then it is bad input whose message lists the city's districts, and no store is added
+    assert codes(result) == ["BAD_USER_INPUT"]
+    message = result["errors"][0]["message"]
+    assert all(district in message for district in HUAIAN_DISTRICTS), message
+    assert await Store.filter(merchant_id=world.merchant.id).count() == len(world.stores)
+
+
+async def test_every_district_of_the_city_takes_a_store(client):
+    # Given an owner
+    world = await make_merchant()
+
+    # When a store is added in each of the city's districts, one written with spaces around it
+    added = [
+        data_of(
+            await gql(
+                client, ADD_STORE, {"input": store_input(district=f" {district} ")}, world.token
+            )
+        )["addStore"]["district"]
+        for district in HUAIAN_DISTRICTS
+    ]
+
+    # Then each is added in its district
+    assert added == list(HUAIAN_DISTRICTS)
+
+
+async def test_the_districts_are_the_platform_citys_setting(client, settings, monkeypatch):
+    # Given a platform configured for another city
+    monkeypatch.setattr(settings, "districts", ("东城区", "西城区", "朝阳区"))
+    world = await make_merchant()
+
+    # When stores are added in one of its districts and in one of Huai'an's
+    there = await gql(client, ADD_STORE, {"input": store_input(district="朝阳区")}, world.token)
+    huaian = await gql(client, ADD_STORE, {"input": store_input(district="清江浦区")}, world.token)
+
+    # Then the city's district is taken and Huai'an's is not
+    assert data_of(there)["addStore"]["district"] == "朝阳区"
+    assert codes(huaian) == ["BAD_USER_INPUT"]
+    assert "东城区, 西城区, 朝阳区" in huaian["errors"][0]["message"]
 
 
 # ---------------------------------------------------------------- staff

@@ -6,18 +6,20 @@ reads back only its own rows.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from typing import Any
 
 import pytest
 
-from models import Merchant, RegistryRecord, Store, User
+from models import Merchant, RefreshToken, RegistryRecord, Store, User
 from models.enums import MerchantStatus, Role
 from schema.ids import decode_id, encode_id
 from services import clock
 from services.credit_code import with_check_character
 from services.onboarding import registry_findings
+from settings import HUAIAN_DISTRICTS
 from tests.support import (
     PASSWORD,
     codes,
@@ -70,6 +72,23 @@ MERCHANT = "query Merchant($id: ID!) { merchant(id: $id) { id status } }"
 MERCHANTS = """
 query Merchants($search: String!) {
   merchants(filter: {search: $search}, first: 100) { totalCount edges { node { id status } } }
+}
+"""
+REVIEW_QUEUE = """
+query Queue($search: String!) {
+  merchants(filter: {status: PENDING_REVIEW, search: $search}, first: 100) {
+    edges { node { id name } }
+  }
+}
+"""
+AUDIT_TRAIL = """
+query Audit($merchant: ID!) {
+  auditTrail(filter: {merchantId: $merchant}) { edges { node { action reason } } }
+}
+"""
+APPLICATION = """
+query Application($id: ID!) {
+  merchant(id: $id) { id status creditCode registryVerified registryFindings }
 }
 """
 
@@ -281,6 +300,23 @@ async def test_other_bad_input_creates_nothing(client, overrides):
     assert codes(result) == ["BAD_USER_INPUT"]
     assert not await Merchant.exists(credit_code=values["creditCode"])
     assert not await User.exists(phone=values["contactPhone"])
+
+
+async def test_a_store_outside_the_city_is_bad_input_naming_the_districts(client):
+    # Given an application whose second store is in a district of another city
+    values = application()
+    values["stores"][1]["district"] = "朝阳区"
+
+    # When it is sent
+    result = await gql(client, REGISTER_MERCHANT, {"input": values})
+
+    # Then it is bad input that names the city's districts, and nothing is created
+    assert codes(result) == ["BAD_USER_INPUT"]
+    message = result["errors"][0]["message"]
+    assert all(district in message for district in HUAIAN_DISTRICTS), message
+    assert await nothing_created(
+        values["contactPhone"], values["creditCode"], values["stores"][0]["name"]
+    )
 
 
 # ---------------------------------------------------------------- registry check
@@ -590,6 +626,181 @@ async def test_reviewing_an_unknown_merchant_is_not_found(client):
 
     # Then it is not found
     assert codes(result) == ["NOT_FOUND"]
+
+
+async def test_the_review_queue_lists_the_oldest_application_first(client):
+    # Given three applications whose ids are not in the order they were made (loaded late)
+    prefix = f"排队 {uuid.uuid4().hex[:8]}"
+    made = {"newest": 1, "oldest": 30, "middle": 7}
+    ids = {}
+    for label, days_ago in made.items():
+        values = application(name=f"{prefix} {label}")
+        payload = data_of(await gql(client, REGISTER_MERCHANT, {"input": values}))
+        ids[label] = payload["registerMerchant"]["merchant"]["id"]
+        await Merchant.filter(id=decode_id(ids[label], "Merchant")).update(
+            created_at=clock.now() - dt.timedelta(days=days_ago)
+        )
+
+    # When a regulator lists the applications waiting for review
+    queue = data_of(await gql(client, REVIEW_QUEUE, {"search": prefix}, await regulator_token()))
+
+    # Then the oldest application comes first
+    listed = [edge["node"]["id"] for edge in queue["merchants"]["edges"]]
+    assert listed == [ids["oldest"], ids["middle"], ids["newest"]]
+
+
+# ---------------------------------------------------------------- applying again
+
+
+async def rejected_application(client, regulator: str) -> dict[str, Any]:
+    """An application the registry did not verify, rejected by `regulator`."""
+    values = application()
+    payload = data_of(await gql(client, REGISTER_MERCHANT, {"input": values}))["registerMerchant"]
+    merchant_id = payload["merchant"]["id"]
+    rejected = await gql(
+        client,
+        REVIEW_MERCHANT,
+        {"id": merchant_id, "approve": False, "reason": "登记信息不符"},
+        regulator,
+    )
+    assert data_of(rejected)["reviewMerchant"]["status"] == "REJECTED"
+    return {"id": merchant_id, "owner_id": payload["auth"]["user"]["id"], "values": values}
+
+
+async def test_a_rejected_applicant_applies_again_with_the_same_credit_code_and_phone(client):
+    # Given a rejected application whose registry findings have since been fixed
+    regulator = await regulator_token()
+    old = await rejected_application(client, regulator)
+    values = application(
+        creditCode=old["values"]["creditCode"], contactPhone=old["values"]["contactPhone"]
+    )
+    await registry_record(values["creditCode"], name=values["name"])
+
+    # When the applicant applies again with the same credit code, phone and password
+    result = await gql(client, REGISTER_MERCHANT, {"input": values})
+
+    # Then a new application waits for review, verified this time
+    payload = data_of(result)["registerMerchant"]
+    new_id = payload["merchant"]["id"]
+    assert new_id != old["id"]
+    assert payload["merchant"]["status"] == "PENDING_REVIEW"
+    assert payload["merchant"]["creditCode"] == values["creditCode"]
+    assert payload["merchant"]["registryVerified"] is True
+    # And the owner keeps its account, which now belongs to the new application
+    assert payload["auth"]["user"] == {
+        "id": old["owner_id"],
+        "role": "MERCHANT",
+        "phone": values["contactPhone"],
+        "merchant": {"id": new_id},
+    }
+    me = data_of(await gql(client, ME, token=payload["auth"]["accessToken"]))["me"]
+    assert me["merchant"] == {"id": new_id, "status": "PENDING_REVIEW"}
+    login = await gql(client, LOGIN, {"phone": values["contactPhone"], "password": PASSWORD})
+    assert data_of(login)["login"]["user"]["merchant"] == {"id": new_id}
+    # And the old application stays as it was, its rejection in the audit trail
+    old_application = data_of(await gql(client, APPLICATION, {"id": old["id"]}, regulator))
+    assert old_application["merchant"] == {
+        "id": old["id"],
+        "status": "REJECTED",
+        "creditCode": values["creditCode"],
+        "registryVerified": False,
+        "registryFindings": ["The registry has no business with this credit code"],
+    }
+    trail = data_of(await gql(client, AUDIT_TRAIL, {"merchant": old["id"]}, regulator))
+    assert [edge["node"] for edge in trail["auditTrail"]["edges"]] == [
+        {"action": "MERCHANT_REJECTED", "reason": "登记信息不符"}
+    ]
+    # And the regulator can approve the new application
+    approved = await gql(client, REVIEW_MERCHANT, {"id": new_id, "approve": True}, regulator)
+    assert data_of(approved)["reviewMerchant"] == {"id": new_id, "status": "ACTIVE"}
+
+
+async def test_applying_again_needs_the_accounts_password(client):
+    # Given a rejected application
+    old = await rejected_application(client, await regulator_token())
+    values = application(
+        creditCode=old["values"]["creditCode"],
+        contactPhone=old["values"]["contactPhone"],
+        password="another-pass-2",
+    )
+
+    # When someone applies again with its phone but another password
+    result = await gql(client, REGISTER_MERCHANT, {"input": values})
+
+    # Then it is refused like a wrong login and nothing changes
+    assert codes(result) == ["UNAUTHENTICATED"]
+    assert await Merchant.filter(credit_code=values["creditCode"]).count() == 1
+    assert not await Store.exists(name=values["stores"][0]["name"])
+    owner = await User.get(phone=values["contactPhone"])
+    assert encode_id("Merchant", owner.merchant_id or 0) == old["id"]
+
+
+async def test_a_rejected_applicant_may_apply_again_under_a_new_phone(client):
+    # Given a rejected application
+    old = await rejected_application(client, await regulator_token())
+
+    # When the business applies again with another owner phone
+    values = application(creditCode=old["values"]["creditCode"])
+    payload = data_of(await gql(client, REGISTER_MERCHANT, {"input": values}))["registerMerchant"]
+
+    # Then the new application has a new owner account, and the old one keeps its own
+    assert payload["merchant"]["status"] == "PENDING_REVIEW"
+    assert payload["auth"]["user"]["phone"] == values["contactPhone"]
+    assert payload["auth"]["user"]["id"] != old["owner_id"]
+    old_owner = await User.get(phone=old["values"]["contactPhone"])
+    assert encode_id("Merchant", old_owner.merchant_id or 0) == old["id"]
+
+
+@pytest.mark.parametrize("approve_first", [True, False], ids=["approved", "pending"])
+async def test_an_approved_or_pending_application_still_holds_its_code_and_phone(
+    client, approve_first
+):
+    # Given an application that was approved, or still waits for review
+    first = await pending_merchant(client)
+    first_values = await Merchant.get(id=decode_id(first["id"], "Merchant"))
+    if approve_first:
+        data_of(
+            await gql(
+                client,
+                REVIEW_MERCHANT,
+                {"id": first["id"], "approve": True},
+                await regulator_token(),
+            )
+        )
+
+    # When another application uses its credit code, or its owner's phone
+    same_code = await register(client, creditCode=first_values.credit_code)
+    same_phone = await register(client, contactPhone=first_values.contact_phone)
+
+    # Then both are bad input and nothing is created
+    assert codes(same_code) == ["BAD_USER_INPUT"]
+    assert codes(same_phone) == ["BAD_USER_INPUT"]
+    assert await Merchant.filter(credit_code=first_values.credit_code).count() == 1
+    assert await User.filter(merchant_id=first_values.id).count() == 1
+
+
+async def test_two_applications_racing_with_one_rejected_account_make_one(client):
+    # Given a rejected application
+    old = await rejected_application(client, await regulator_token())
+    phone = old["values"]["contactPhone"]
+
+    # When its owner sends two new applications at once, for two businesses
+    results = await asyncio.gather(
+        register(client, contactPhone=phone), register(client, contactPhone=phone)
+    )
+
+    # Then one is taken and the other is bad input, leaving no merchant without an owner
+    assert sorted(codes(result) for result in results) == [[], ["BAD_USER_INPUT"]]
+    (taken,) = [r["data"]["registerMerchant"] for r in results if not r.get("errors")]
+    owner = await User.get(phone=phone)
+    assert encode_id("Merchant", owner.merchant_id or 0) == taken["merchant"]["id"]
+    owned_by_nobody = await Merchant.filter(
+        contact_phone=phone, status=MerchantStatus.PENDING_REVIEW
+    ).exclude(id=owner.merchant_id)
+    assert owned_by_nobody == []
+    # And the losing sign-in leaves no session behind: the first application's and the new one's
+    live = RefreshToken.filter(user_id=owner.id, used_at__isnull=True, revoked_at__isnull=True)
+    assert await live.count() == 2
 
 
 @pytest.mark.parametrize("status", ["存续", "存续（在营、开业、在册）", "在业", "开业"])

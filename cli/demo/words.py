@@ -4,8 +4,10 @@ brands that people's and shops' names are drawn from (used by the people and mer
 
 from __future__ import annotations
 
+from settings import HUAIAN_DISTRICTS
+
 # District -> (administrative region code used in credit codes, roads for addresses).
-DISTRICTS: dict[str, tuple[str, tuple[str, ...]]] = {
+_PLACES: dict[str, tuple[str, tuple[str, ...]]] = {
     "清江浦区": (
         "320812",
         (
@@ -39,7 +41,9 @@ DISTRICTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "盱眙县": ("320830", ("五墩路", "山水大道", "淮河路", "东方大道", "都梁大道", "象山路")),
     "金湖县": ("320831", ("建设路", "金湖西路", "神华大道", "人民路", "环城西路", "衡阳路")),
 }
-# How shops spread over the districts (weights, in the order above).
+# The demo's shops are in the platform's districts: the default setting's, in its order.
+DISTRICTS = {district: _PLACES[district] for district in HUAIAN_DISTRICTS}
+# How shops spread over the districts (weights, in the order of DISTRICTS).
 DISTRICT_WEIGHTS = (35, 18, 15, 8, 9, 8, 7)
 # The laundry chain's 20 stores: (district, road, number).
 CHAIN_STORES = (
