@@ -80,7 +80,7 @@ class Card(Node):
         return Money(self.row.cash_value_fen)
 
     @strawberry.field(
-        description="EXPIRED as soon as the validity ends, even before a sweep records it."
+        description="EXPIRED as soon as the validity ends; FROZEN while a refund request waits."
     )
     def status(self) -> CardStatus:
         if self.row.status is CardStatusValue.ACTIVE and is_expired(self.row, clock.now()):
