@@ -129,6 +129,11 @@ def readable_risk_alerts(principal: Principal) -> QuerySet[RiskAlert]:
     return _nothing(RiskAlert)
 
 
+def rescorable_merchants(principal: Principal) -> QuerySet[Merchant]:
+    """Whose credit score the caller may have recomputed: any merchant's, for regulators."""
+    return Merchant.all() if principal.is_regulator else _nothing(Merchant)
+
+
 def readable_financing(principal: Principal) -> QuerySet[FinancingApplication]:
     if principal.is_regulator:
         return FinancingApplication.all()

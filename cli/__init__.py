@@ -1,4 +1,5 @@
-"""The `anfu` command line: serve, migrate, demo data, regulators, registry, schema, ledger."""
+"""The `anfu` command line: serve, migrate, demo data, regulators, registry, schema, ledger,
+complaints, credit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from cli.credit import credit_app
 from cli.environment import load_settings, run_with_database
 
 app = typer.Typer(help="Anfu: the prepaid-consumption supervision API.", no_args_is_help=True)
@@ -18,6 +20,7 @@ ledger_app = typer.Typer(help="The custody ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 complaints_app = typer.Typer(help="Complaints.", no_args_is_help=True)
 app.add_typer(complaints_app, name="complaints")
+app.add_typer(credit_app, name="credit")
 
 
 @app.command()

@@ -37,6 +37,7 @@ from schema.cards import (
 )
 from schema.complaints import Complaint, ComplaintFilter, ComplaintInput
 from schema.context import Info
+from schema.credit import CreditMutation
 from schema.enums import (
     AnnouncementKind,
     CardProductStatus,
@@ -382,5 +383,5 @@ class CoreSubscription:
 
 
 Query = merge_types("Query", (CoreQuery, RiskQuery))
-Mutation = merge_types("Mutation", (CoreMutation,))
+Mutation = merge_types("Mutation", (CoreMutation, CreditMutation))
 Subscription = merge_types("Subscription", (CoreSubscription,))

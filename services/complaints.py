@@ -24,7 +24,7 @@ from models.enums import (
     RefundStatus,
     Role,
 )
-from services import audit, clock, events
+from services import audit, clock, credit_scores, events
 from services.errors import BadInput, Forbidden, InvalidState, NotFound
 from services.refunds import refund_card
 from settings import get_settings
@@ -259,6 +259,7 @@ async def resolve(
         )
     if refund_transfer is not None:
         await events.card_transaction(refund_transfer, owner_id=owner_id)
+    credit_scores.schedule_recompute(complaint.merchant_id)
     return await Complaint.get(id=complaint.id)
 
 

@@ -1,8 +1,13 @@
-"""Custody ratios: a regulator's change re-balances every live card of the merchant.
+"""Custody ratios: a change re-balances every live card of the merchant.
 
-The change moves the difference between the merchant's settlement and custody
-accounts in one ledger transfer, so each live card keeps
-escrowHeld = ceil(ratio * cashValue) and custody still equals its cards' shares.
+A regulator sets a ratio (`set_custody_ratio`, with an audit entry); the
+platform forces 100 % when a merchant's credit grade falls to D
+(services/credit_scores.py calls `apply_ratio` with no user: the ledger
+transfer, initiated by nobody, and the stored score record it, since the audit
+trail records users' actions). Either way the difference moves between the
+merchant's settlement and custody accounts in one ledger transfer, so each live
+card keeps escrowHeld = ceil(ratio * cashValue) and custody still equals its
+cards' shares.
 """
 
 from __future__ import annotations
@@ -39,13 +44,13 @@ async def set_custody_ratio(
     merchant = await Merchant.get_or_none(id=merchant_id)
     if merchant is None:
         raise NotFound("No such merchant")
-    if merchant.credit_grade is CreditGrade.D and ratio_bp < FULL_CUSTODY_BP:
-        raise InvalidState("A merchant with credit grade D keeps 100 % of prepaid cash in custody")
+    _check_grade_allows(merchant, ratio_bp)
     async with in_transaction():
+        # Checked again on the locked row: a score that fell to D meanwhile keeps 100 %.
+        merchant = await Merchant.filter(id=merchant.id).select_for_update(no_key=True).get()
+        _check_grade_allows(merchant, ratio_bp)
         previous_bp = merchant.custody_ratio_bp
-        await Merchant.filter(id=merchant.id).update(custody_ratio_bp=ratio_bp)
-        moved = await _recustody_cards(merchant.id, ratio_bp)
-        await _record_adjustment(merchant.id, moved, regulator_id)
+        await apply_ratio(merchant.id, ratio_bp, initiated_by_id=regulator_id)
         await audit.record(
             actor_id=regulator_id,
             action="CUSTODY_RATIO_SET",
@@ -56,6 +61,20 @@ async def set_custody_ratio(
             details={"from": previous_bp / FULL_CUSTODY_BP, "to": ratio_bp / FULL_CUSTODY_BP},
         )
     return await Merchant.get(id=merchant.id)
+
+
+def _check_grade_allows(merchant: Merchant, ratio_bp: int) -> None:
+    if merchant.credit_grade is CreditGrade.D and ratio_bp < FULL_CUSTODY_BP:
+        raise InvalidState("A merchant with credit grade D keeps 100 % of prepaid cash in custody")
+
+
+async def apply_ratio(merchant_id: int, ratio_bp: int, *, initiated_by_id: int | None) -> int:
+    """Set the merchant's ratio and give each live card its share at it, moving the difference
+    through the ledger. Call inside a transaction; returns fen moved into custody (out, < 0)."""
+    await Merchant.filter(id=merchant_id).update(custody_ratio_bp=ratio_bp)
+    moved = await _recustody_cards(merchant_id, ratio_bp)
+    await _record_adjustment(merchant_id, moved, initiated_by_id)
+    return moved
 
 
 async def _recustody_cards(merchant_id: int, ratio_bp: int) -> int:
@@ -77,7 +96,7 @@ async def _recustody_cards(merchant_id: int, ratio_bp: int) -> int:
     return moved
 
 
-async def _record_adjustment(merchant_id: int, moved: int, regulator_id: int) -> None:
+async def _record_adjustment(merchant_id: int, moved: int, initiated_by_id: int | None) -> None:
     if moved == 0:
         return
     escrow, settlement = ledger.escrow_account(merchant_id), ledger.settlement_account(merchant_id)
@@ -89,7 +108,7 @@ async def _record_adjustment(merchant_id: int, moved: int, regulator_id: int) ->
     await ledger.record_transfer(
         kind=TransferKind.CUSTODY_ADJUSTMENT,
         merchant_id=merchant_id,
-        initiated_by_id=regulator_id,
+        initiated_by_id=initiated_by_id,
         cash_amount_fen=abs(moved),
         legs=legs,
         created_at=clock.now(),

@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 
 from models import Category, Merchant, RegistryRecord, Store, User
 from models.enums import MerchantStatus, Role, StoreStatus
-from services import accounts, audit, clock
+from services import accounts, audit, clock, credit_scores
 from services.credit_code import problem_with
 from services.errors import BadInput, InvalidState, NotFound
 from settings import get_settings
@@ -311,4 +311,7 @@ async def review_merchant(
             reason=reason,
             details={"registryVerified": merchant.registry_verified},
         )
+        if approve:
+            # In the approval's transaction: an approved merchant has a score at once.
+            await credit_scores.recompute(merchant.id)
     return await Merchant.get(id=merchant.id)

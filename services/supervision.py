@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 from models import Card, CardProduct, Merchant, RefundRequest, Store
 from models.enums import CardProductStatus, MerchantStatus, RefundStatus, StoreStatus
 from models.ledger import Transfer
-from services import audit, clock, events
+from services import audit, clock, credit_scores, events
 from services.errors import BadInput, InvalidState, NotFound
 from services.ledger import LIVE_CARD_STATUSES
 from services.money import format_money
@@ -145,6 +145,7 @@ async def close_merchant(*, regulator_id: int, merchant_id: int, reason: str) ->
         )
     for card, transfer in refunded:
         await events.card_transaction(transfer, owner_id=card.owner_id)
+    credit_scores.schedule_recompute(merchant.id)
     return ClosureReport(
         merchant=await Merchant.get(id=merchant.id),
         cards_refunded=len(refunded),
