@@ -25,7 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from tortoise import Tortoise, connections
@@ -35,8 +37,10 @@ from auth.tokens import principal_from_authorization
 from schema import build_schema, schema
 from schema.context import Context
 from schema.errors import classify_all
+from schema.persisted import names_a_document, with_document_id
 from services import cache, complaints, events, idempotency
 from services.errors import Unauthenticated
+from services.persisted import policy_from_settings
 from settings import Settings, get_settings
 
 log = logging.getLogger("anfu.server")
@@ -57,6 +61,28 @@ class AnfuGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=20,
         )
         self.settings = settings
+        # Loaded once at start: a manifest that cannot be read stops the server here.
+        self.persisted = policy_from_settings(settings)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET naming a persisted document has no `query` but is an operation, not a visit.
+        return super().should_render_graphql_ide(request) and not names_a_document(
+            request.query_params
+        )
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and not data.query:
+            # strawberry drops a top-level documentId; the persisted extension reads it here.
+            params = (
+                self.parse_query_params(request.query_params)
+                if request.method == "GET"
+                else self.parse_json(await request.get_body())
+            )
+            data.extensions = with_document_id(data.extensions, params)
+        return data
 
     @property
     def graphql_ide_html(self) -> str:
@@ -73,6 +99,7 @@ class AnfuGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             client_address=request.client.host if request.client else None,
+            persisted=self.persisted,
         )
         request.state.request_id = context.request_id
         if isinstance(request, Request):

@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     districts: tuple[str, ...] = Field(default=HUAIAN_DISTRICTS, alias="ANFU_DISTRICTS")
     log_level: str = Field(default="INFO", alias="ANFU_LOG_LEVEL")
 
+    # Persisted operations (services/persisted.py). `open` runs any document; `allowlist` runs
+    # only the trusted documents of the manifest, except for REGULATOR tokens.
+    persisted: Literal["open", "allowlist"] = Field(default="open", alias="ANFU_PERSISTED")
+    # The manifest `anfu persisted build` writes; empty: clients/manifest.json beside the code.
+    persisted_manifest: str = Field(default="", alias="ANFU_PERSISTED_MANIFEST")
+    # Apollo APQ documents kept in the shared cache: none larger than this, each for this long,
+    # and in the in-process cache no more than this many (Redis has only the time bound).
+    apq_max_bytes: int = Field(default=16 * 1024, ge=1)
+    apq_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    apq_max_entries: int = Field(default=10_000, ge=1)
+
     @field_validator("districts")
     @classmethod
     def _check_districts(cls, districts: tuple[str, ...]) -> tuple[str, ...]:

@@ -14,12 +14,14 @@ import typer
 
 from cli.credit import credit_app
 from cli.environment import load_settings, run_with_database
+from cli.persisted import persisted_app
 
 app = typer.Typer(help="Anfu: the prepaid-consumption supervision API.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The custody ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 complaints_app = typer.Typer(help="Complaints.", no_args_is_help=True)
 app.add_typer(complaints_app, name="complaints")
+app.add_typer(persisted_app, name="persisted")
 app.add_typer(credit_app, name="credit")
 
 

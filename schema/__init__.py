@@ -15,6 +15,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.enums import ErrorCode
 from schema.errors import ErrorCodes
+from schema.persisted import PersistedQueries
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
 
@@ -31,7 +32,8 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=[ErrorCode],
-        extensions=[ErrorCodes],
+        # PersistedQueries first: it supplies the document the others look at.
+        extensions=[PersistedQueries, ErrorCodes],
         config=StrawberryConfig(
             scalar_map=SCALARS,  # type: ignore[arg-type]
             disable_field_suggestions=production,

@@ -12,6 +12,7 @@ from strawberry.types import Info as StrawberryInfo
 from auth.principal import ANONYMOUS, Principal
 from schema.loaders import Loaders
 from services.errors import DomainError
+from services.persisted import PersistedPolicy
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Context:
     # Set by the WebSocket protocol from connection_init.
     connection_params: dict[str, Any] | None = None
     response: Any = None
+    # The server's persisted-operations policy (schema/persisted.py); None outside a server.
+    persisted: PersistedPolicy | None = None
 
     @cached_property
     def loaders(self) -> Loaders:
