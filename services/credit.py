@@ -114,7 +114,8 @@ class CreditFeatures:
     cards_redeemed: int
     cards_idle: int
     live_cards: int
-    # Complaints filed in the window; those in the window or still open; open past the deadline.
+    # Complaints filed in the window (neither withdrawn nor dismissed); all complaints filed in
+    # the window or still open; of those, the ones open past the deadline.
     complaints_in_window: int
     complaints_considered: int
     complaints_unresolved: int

@@ -21,6 +21,7 @@ from models.enums import (
     AlertStatus,
     CardProductStatus,
     CardStatus,
+    ComplaintStatus,
     RiskAlertKind,
     RiskLevel,
     TransferKind,
@@ -34,6 +35,7 @@ from settings import get_settings
 
 DAYS_PER_YEAR = 365.25
 REDEEMABLE_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN)
+NOT_HELD_AGAINST_THE_MERCHANT = (ComplaintStatus.WITHDRAWN, ComplaintStatus.REJECTED)
 
 
 async def gather(merchant_id: int, now: datetime) -> CreditFeatures:
@@ -134,7 +136,12 @@ async def _complaint_counts(merchant_id: int, now: datetime, window: datetime) -
     deadline = now - timedelta(days=COMPLAINT_DEADLINE_DAYS)
     return await _one_row(
         Complaint.filter(merchant_id=merchant_id, created_at__lte=now),
-        in_window=Count("id", _filter=Q(created_at__gt=window)),
+        # A complaint its consumer withdrew or a regulator dismissed does not count against the
+        # merchant's complaint rate; it still counts as answered for the unresolved share.
+        in_window=Count(
+            "id",
+            _filter=Q(created_at__gt=window) & ~Q(status__in=NOT_HELD_AGAINST_THE_MERCHANT),
+        ),
         considered=Count("id", _filter=Q(created_at__gt=window) | open_at_now),
         unresolved=Count("id", _filter=open_at_now & Q(created_at__lte=deadline)),
     )

@@ -170,6 +170,7 @@ class History:
     refunded: int = 0
     complaints: int = 0
     unresolved: int = 0
+    ruling: ComplaintOutcome = ComplaintOutcome.PARTIALLY_UPHELD
 
 
 async def live_through(world: MerchantWorld, history: History, frozen_clock: Any) -> list[Card]:
@@ -202,8 +203,8 @@ async def live_through(world: MerchantWorld, history: History, frozen_clock: Any
         await complaints.resolve(
             principal=regulator_principal(regulator),
             complaint_id=complaint.id,
-            outcome=ComplaintOutcome.DISMISSED,
-            resolution="已协商解决",
+            outcome=history.ruling,
+            resolution="已处理",
             refund_card_too=False,
         )
     frozen_clock.advance(days=16)
@@ -289,6 +290,24 @@ async def test_grade_bands_follow_what_the_merchant_did(client, frozen_clock, gr
     assert redemption.value == round(history.redeemed / (history.cards - history.refunded), 4)
     assert not any(row.code == "HARD_NEGATIVE" for row in rows)
     await assert_ledger_clean()
+
+
+@pytest.mark.parametrize(
+    ("ruling", "earned"), [(ComplaintOutcome.UPHELD, 15), (ComplaintOutcome.DISMISSED, 90)]
+)
+async def test_complaints_a_regulator_dismissed_do_not_count_against_the_merchant(
+    client, frozen_clock, ruling, earned
+):
+    world = await make_merchant()
+    await registry_for(world)
+    await live_through(world, History(complaints=2, ruling=ruling), frozen_clock)
+
+    score = await credit_scores.recompute(world.merchant.id)
+
+    assert score is not None
+    rows = await assert_adds_up(score)
+    assert factor(rows, "COMPLAINT_RATE").contribution == earned
+    assert factor(rows, "UNRESOLVED_COMPLAINTS").contribution == 80
 
 
 # ---------------------------------------------------------------- hard negatives
