@@ -18,6 +18,10 @@ FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 anfu
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+# The clients' trusted documents (`anfu persisted build`), for ANFU_PERSISTED=allowlist and
+# for documentId requests.
+COPY clients/manifest.json /usr/local/share/anfu/manifest.json
+ENV ANFU_PERSISTED_MANIFEST=/usr/local/share/anfu/manifest.json
 USER anfu
 WORKDIR /home/anfu
 ENV ANFU_ENV=production HOST=0.0.0.0 PORT=8000 PYTHONUNBUFFERED=1

@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
+NODE_TESTS := tests/node
+NODE_STAMP := $(NODE_TESTS)/node_modules/.package-lock.json
 
 .PHONY: run test test-sqlite test-services lint format schema check-schema bench clean
 
@@ -14,6 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The Node clients the suite drives (tests/node), installed from their lock file when
+# node_modules is missing or older than it.
+$(NODE_STAMP): $(NODE_TESTS)/package.json $(NODE_TESTS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20) is needed for the tests in $(NODE_TESTS)" >&2; exit 1; }
+	npm ci --prefix $(NODE_TESTS) --no-audit --no-fund
+	touch $(NODE_STAMP)
+
 run: $(STAMP)
 	$(BIN)/anfu migrate
 	$(BIN)/anfu seed-demo
@@ -21,13 +30,15 @@ run: $(STAMP)
 
 test: test-sqlite test-services
 
-test-sqlite: $(STAMP)
-	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(BIN)/pytest
+# Tests marked `once` (real clients: Node, subprocess servers) run in the SQLite pass, where a
+# missing tool fails them, and are skipped in the PostgreSQL pass (tests/conftest.py).
+test-sqlite: $(STAMP) $(NODE_STAMP)
+	env -u TEST_DATABASE_URL -u TEST_REDIS_URL ANFU_ONCE_TESTS=run $(BIN)/pytest
 
 # Again on PostgreSQL and Redis when they answer (REQUIRE_SERVICES=1 makes their absence an error).
 test-services: $(STAMP)
 	@if $(BIN)/python tests/services_up.py "$${TEST_DATABASE_URL:-$(PG_URL)}" "$${TEST_REDIS_URL:-$(REDIS_URL)}"; then \
-		TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$(PG_URL)}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$(REDIS_URL)}" $(BIN)/pytest; \
+		TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$(PG_URL)}" TEST_REDIS_URL="$${TEST_REDIS_URL:-$(REDIS_URL)}" ANFU_ONCE_TESTS=skip $(BIN)/pytest; \
 	elif [ -n "$$REQUIRE_SERVICES" ]; then \
 		echo "PostgreSQL or Redis does not answer" >&2; exit 1; \
 	else \

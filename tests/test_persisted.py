@@ -16,6 +16,8 @@ import pytest
 from aiocache import SimpleMemoryCache
 from aiocache.serializers import JsonSerializer
 from graphql import build_schema as build_sdl_schema
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
 from typer.testing import CliRunner
 
 from cli import app as cli_app
@@ -44,6 +46,8 @@ NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
 CREDIT_LOOKUP = PROJECT_CLIENTS / "third-party-credit-lookup" / "merchant-credit-lookup.graphql"
 CONSUMER_LOGIN = PROJECT_CLIENTS / "consumer-miniprogram" / "login.graphql"
+CARD_ACTIVITY = PROJECT_CLIENTS / "consumer-miniprogram" / "card-activity.graphql"
+OTHER_CARD_ACTIVITY = "subscription Mine { cardActivity { id kind } }"
 CATEGORIES = "query Categories { categories { code name } }"
 LOGOUT_LITERAL = 'mutation Logout { logout(refreshToken: "no-such-token") }'
 
@@ -430,6 +434,34 @@ async def test_allowlist_never_serves_a_regulators_apq_document_to_others(allowl
     assert codes(anonymous) == codes(consumer) == [NOT_FOUND]
 
 
+async def test_allowlist_answers_a_subscription_outside_the_manifest_with_an_error(tokens):
+    app = create_app(
+        Settings().model_copy(update={"persisted": "allowlist"}), manage_database=False
+    )
+    transport = ASGIWebSocketTransport(app=app)
+    ws: AsyncWebSocketSession
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://anfu.test") as http,
+        aconnect_ws("http://anfu.test/graphql", http, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        init = {"authorization": f"Bearer {tokens['consumer']}"}
+        await ws.send_json({"type": "connection_init", "payload": init})
+        assert (await asyncio.wait_for(ws.receive_json(), 5))["type"] == "connection_ack"
+
+        await ws.send_json(
+            {"id": "1", "type": "subscribe", "payload": {"query": OTHER_CARD_ACTIVITY}}
+        )
+        refused: dict[str, Any] = await asyncio.wait_for(ws.receive_json(), 5)
+        await ws.send_json(
+            {"id": "2", "type": "subscribe", "payload": {"query": CARD_ACTIVITY.read_text()}}
+        )
+        with pytest.raises(TimeoutError):  # subscribed: it waits for card activity
+            await asyncio.wait_for(ws.receive_json(), 0.5)
+
+    assert refused["type"] == "error" and refused["id"] == "1"
+    assert [error["extensions"]["code"] for error in refused["payload"]] == [NOT_ALLOWED]
+
+
 async def test_open_mode_runs_any_document(api, tokens):
     _, anonymous = await api.post({"query": CATEGORIES})
 
@@ -443,7 +475,12 @@ def test_every_client_document_validates_against_the_schema():
     documents = read_client_documents(PROJECT_CLIENTS)
     clients = {document.client for document in documents}
 
-    assert clients == {"consumer-miniprogram", "merchant-miniprogram", "third-party-credit-lookup"}
+    assert clients == {
+        "consumer-miniprogram",
+        "merchant-miniprogram",
+        "regulator-tools",
+        "third-party-credit-lookup",
+    }
     assert validation_problems(documents, schema._schema) == []
 
 
