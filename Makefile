@@ -57,12 +57,14 @@ format: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/anfu export-schema --output schema.graphql
 
-# Fails when schema.graphql differs from the code or breaks the API contract. The contract
-# check needs the contract beside this clone (or CONTRACT_CHECK=path); without it, it is skipped.
+# Fails when schema.graphql differs from the code or breaks the API contract, or when
+# clients/manifest.json is stale (`anfu persisted build`). The contract check needs the
+# contract beside this clone (or CONTRACT_CHECK=path); without it, it is skipped.
 CONTRACT_CHECK ?= ../shared/contract/check_contract.py
 
 check-schema: $(STAMP)
 	$(BIN)/anfu export-schema | diff -u schema.graphql - || (echo "schema.graphql is stale: run make schema" >&2; exit 1)
+	$(BIN)/anfu persisted build --check
 	@if [ -f "$(CONTRACT_CHECK)" ]; then \
 		echo "$(BIN)/python $(CONTRACT_CHECK) schema.graphql --pending contract-pending.txt"; \
 		$(BIN)/python "$(CONTRACT_CHECK)" schema.graphql --pending contract-pending.txt; \

@@ -17,6 +17,7 @@ schema/persisted.py applies this to each operation; this module never sees straw
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -33,7 +34,10 @@ from aiocache.base import BaseCache
 from graphql import (
     GraphQLError,
     GraphQLSchema,
+    Lexer,
     OperationDefinitionNode,
+    Source,
+    TokenKind,
     parse,
     print_ast,
     validate,
@@ -127,6 +131,20 @@ class Manifest:
 
     def __len__(self) -> int:
         return len(self.documents)
+
+    @functools.cached_property
+    def max_tokens(self) -> int:
+        """The most tokens a manifest document has: a text with more is none of them."""
+        return max((token_count(d.document) for d in self.documents.values()), default=0)
+
+
+def token_count(text: str) -> int:
+    """Tokens of a document as the parser counts them (comments and layout are not tokens)."""
+    lexer = Lexer(Source(text))
+    count = 0
+    while lexer.advance().kind != TokenKind.EOF:
+        count += 1
+    return count
 
 
 # Building the manifest from clients/<client>/*.graphql
@@ -317,14 +335,18 @@ class PersistedPolicy:
 
     def trusted(self, document: str) -> TrustedDocument | None:
         """The manifest entry a document sent in full stands for: its own text, or the same
-        operation written with other layout or comments (within the size bound)."""
+        operation written with other layout or comments."""
         found = self.manifest.get(document_hash(document))
-        if found is not None or len(document.encode()) > self.store.max_bytes:
+        if found is not None or not self.manifest:
             return found
         try:
-            return self.manifest.get(document_hash(canonical(document)))
-        except GraphQLError:
+            # Parsed only as far as the longest manifest document goes: anyone may send this.
+            printed = print_ast(
+                parse(document, no_location=True, max_tokens=self.manifest.max_tokens)
+            )
+        except (GraphQLError, RecursionError):
             return None
+        return self.manifest.get(document_hash(printed))
 
 
 def manifest_path(configured: str) -> Path | None:

@@ -30,6 +30,7 @@ from services.persisted import (
     PROJECT_MANIFEST,
     ApqStore,
     ManifestError,
+    PersistedPolicy,
     build_manifest,
     canonical,
     document_hash,
@@ -393,6 +394,17 @@ async def test_allowlist_runs_manifest_documents_by_id_hash_or_text(allowlist, m
 
     assert not by_id.get("errors")
     assert by_id == by_hash == by_text
+
+
+DEEP = "query Deep {" + " categories {" * 3000 + " code" + " }" * 3001
+LONG = "query Long { " + "categories { code } " * 5000 + "}"
+
+
+@pytest.mark.parametrize("text", [DEEP, LONG, "{", "query Broken { categories { "])
+def test_looking_a_text_up_in_the_manifest_reads_no_further_than_its_longest_document(text):
+    policy = PersistedPolicy(mode="allowlist", manifest=load_manifest(PROJECT_MANIFEST))
+
+    assert policy.trusted(text) is None
 
 
 async def test_allowlist_runs_manifest_mutations_for_anonymous_callers(allowlist):
