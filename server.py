@@ -38,7 +38,7 @@ from schema import build_schema, schema
 from schema.context import Context
 from schema.errors import classify_all
 from schema.persisted import names_a_document, with_document_id
-from services import cache, complaints, events, idempotency
+from services import cache, complaints, events, idempotency, risk
 from services.errors import Unauthenticated
 from services.persisted import policy_from_settings
 from settings import Settings, get_settings
@@ -196,8 +196,10 @@ class MetricsMiddleware:
 
 
 async def maintain_forever(interval_seconds: float) -> None:
-    """Now and then: escalate overdue complaints and forget idempotency keys past retention.
-    Several servers doing it at once is harmless (each change is a conditional update)."""
+    """Now and then: escalate overdue complaints, forget idempotency keys past retention and run
+    the risk rules over every merchant (services/risk.py `sweep`). Several servers doing it at
+    once is harmless (each change is a conditional update; alerts of one merchant are recorded
+    one at a time)."""
     while True:
         await asyncio.sleep(interval_seconds)
         try:
@@ -207,6 +209,9 @@ async def maintain_forever(interval_seconds: float) -> None:
             forgotten = await idempotency.forget_expired()
             if forgotten:
                 log.info("forgot %d idempotency key(s) past retention", forgotten)
+            swept = await risk.sweep()
+            if swept.raised:
+                log.info("raised %d risk alert(s) over %d merchants", swept.raised, swept.merchants)
         except Exception:
             log.exception("maintenance failed; trying again later")
 

@@ -56,6 +56,33 @@ class Settings(BaseSettings):
     # How often each server escalates overdue complaints and forgets old idempotency keys.
     maintenance_seconds: float = 300
 
+    # Risk alerts (DESIGN.md "Credit and risk"; services/risk.py); amounts in fen.
+    # SALES_SPIKE: 7-day sales over `factor` times the average week of the 90 days before,
+    # and over `min_fen`, for a merchant selling for at least `history_days`.
+    risk_sales_spike_factor: float = 3.0
+    risk_sales_spike_min_fen: int = 500_000
+    risk_history_days: int = 30
+    # REDEMPTION_ANOMALY: 14-day redemptions under this share of the 90-day norm while cards
+    # still sell; over `burst_count` redemptions at one store within `burst_minutes`; more
+    # than `night_redemptions` redemptions between 00:00 and `night_end_hour` local time a day.
+    risk_redemption_stall_ratio: float = 0.3
+    risk_redemption_burst_count: int = 20
+    risk_redemption_burst_minutes: int = 10
+    risk_night_redemptions: int = 0
+    risk_night_end_hour: int = Field(default=6, ge=1, le=23)
+    # LARGE_PURCHASE: one consumer pays this much or more to one merchant within 24 hours.
+    risk_large_purchase_fen: int = 1_000_000
+    # ESCROW_SHORTFALL: custody below the ratio, or liability over this with a ratio under 1.
+    risk_liability_fen: int = 20_000_000
+    # COMPLAINT_SURGE: over `per_100` complaints per 100 live cards in 30 days, at least `min`.
+    risk_complaint_surge_per_100: float = 5.0
+    risk_complaint_surge_min: int = 3
+    # STORE_CLOSURES: this share of the stores or more closed within 30 days.
+    risk_store_closure_share: float = 0.3
+    # A state (custody short, every store closed) a regulator closed an alert about is looked
+    # at again after this long.
+    risk_recheck_hours: float = 24
+
     timezone: str = Field(default="Asia/Shanghai", alias="ANFU_TIMEZONE")
     # Every store is in one of these, so statistics by district add up (a JSON list).
     districts: tuple[str, ...] = Field(default=HUAIAN_DISTRICTS, alias="ANFU_DISTRICTS")

@@ -134,12 +134,23 @@ def rescorable_merchants(principal: Principal) -> QuerySet[Merchant]:
     return Merchant.all() if principal.is_regulator else _nothing(Merchant)
 
 
+def writable_risk_alerts(principal: Principal) -> QuerySet[RiskAlert]:
+    """Regulators handle alerts (acknowledge, resolve, dismiss); nobody else changes one."""
+    return RiskAlert.all() if principal.is_regulator else _nothing(RiskAlert)
+
+
 def readable_financing(principal: Principal) -> QuerySet[FinancingApplication]:
+    """Regulators see every application; a merchant sees its own."""
     if principal.is_regulator:
         return FinancingApplication.all()
     if principal.is_merchant:
         return FinancingApplication.filter(merchant_id=principal.merchant_id)
     return _nothing(FinancingApplication)
+
+
+def writable_financing(principal: Principal) -> QuerySet[FinancingApplication]:
+    """Regulators decide applications (for the partner bank); nobody else changes one."""
+    return FinancingApplication.all() if principal.is_regulator else _nothing(FinancingApplication)
 
 
 def readable_users(principal: Principal) -> QuerySet[User]:

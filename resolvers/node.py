@@ -14,10 +14,11 @@ from schema.accounts import User
 from schema.cards import Card, RefundRequest, Transaction
 from schema.complaints import Complaint
 from schema.context import Info
+from schema.financing import FinancingApplication
 from schema.ids import MAX_KEY, decode_any, is_key
 from schema.merchants import CardProduct, Merchant, Store
 from schema.node import Node
-from schema.platform import Announcement, FinancingApplication
+from schema.platform import Announcement
 from schema.risk import RiskAlert
 from schema.supervision import AuditEntry
 from services.errors import BadInput

@@ -1,15 +1,14 @@
-"""Root fields for announcements, financing and supervision statistics."""
+"""Root fields for announcements and supervision statistics."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from auth import scoping
 from models import Announcement as AnnouncementRow
-from models.enums import AnnouncementKind, FinancingStatus
+from models.enums import AnnouncementKind
 from schema.context import Info
 from schema.pagination import Connection, to_connection
-from schema.platform import Announcement, FinancingApplication, SupervisionStats
+from schema.platform import Announcement, SupervisionStats
 from services import stats
 from services.errors import Forbidden
 from services.pagination import page_request, paginate
@@ -25,21 +24,6 @@ async def announcements(
         query = query.filter(kind=kind)
     page = await paginate(query.order_by("-pinned", "-published_at", "-id"), request)
     return to_connection(page, Announcement.of)
-
-
-async def financing_applications(
-    info: Info, status: FinancingStatus | None, first: int | None, after: str | None
-) -> Connection[FinancingApplication]:
-    principal = info.context.principal
-    principal.require_user()
-    if not (principal.is_regulator or principal.is_merchant):
-        raise Forbidden("Only merchants (their own) and regulators see financing applications")
-    request = page_request(first, after)
-    query = scoping.readable_financing(principal)
-    if status is not None:
-        query = query.filter(status=status)
-    page = await paginate(query.order_by("-created_at", "-id"), request)
-    return to_connection(page, FinancingApplication.of)
 
 
 async def supervision_stats(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from auth import scoping
 from auth.principal import Principal
 from models import RiskAlert
 from models.enums import AlertStatus, RiskAlertKind, RiskLevel
+from services import events
+from services import risk as risk_service
 from services.pagination import Page, page_request, paginate
 
 LEVELS_LOW_FIRST = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH]
@@ -32,3 +36,17 @@ async def risk_alerts(
     if min_severity is not None:
         query = query.filter(severity__in=LEVELS_LOW_FIRST[LEVELS_LOW_FIRST.index(min_severity) :])
     return await paginate(query.order_by("-raised_at", "-id"), request)
+
+
+async def update_risk_alert(
+    principal: Principal, alert_id: int, status: AlertStatus, note: str | None
+) -> RiskAlert:
+    return await risk_service.update_alert(principal, alert_id, status, note)
+
+
+async def risk_alerts_raised(principal: Principal) -> AsyncIterator[RiskAlert]:
+    """Every new alert the caller may read, as it is raised."""
+    async for event in events.bus().subscribe(events.RISK_ALERTS):
+        row = await scoping.readable_risk_alerts(principal).get_or_none(id=event["alert_id"])
+        if row is not None:
+            yield row

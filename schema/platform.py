@@ -1,4 +1,4 @@
-"""Announcements, financing applications and supervision statistics."""
+"""Announcements and supervision statistics."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ import datetime as dt
 import strawberry
 
 from models import Announcement as AnnouncementRow
-from models import FinancingApplication as FinancingApplicationRow
-from schema.context import Info
-from schema.enums import AnnouncementKind, CreditGrade, FinancingStatus, MerchantStatus
+from schema.enums import AnnouncementKind, MerchantStatus
 from schema.ids import encode_id
-from schema.merchants import Merchant, load_merchant
 from schema.node import Node
 from schema.scalars import Money
 from services.stats import SupervisionFigures
@@ -44,51 +41,6 @@ class Announcement(Node):
     @strawberry.field
     def published_at(self) -> dt.datetime:
         return self.row.published_at
-
-
-@strawberry.type
-class FinancingApplication(Node):
-    row: strawberry.Private[FinancingApplicationRow]
-
-    @classmethod
-    def of(cls, row: FinancingApplicationRow) -> FinancingApplication:
-        return cls(id=strawberry.ID(encode_id("FinancingApplication", row.id)), row=row)
-
-    @strawberry.field
-    async def merchant(self, info: Info) -> Merchant:
-        return await load_merchant(info, self.row.merchant_id)
-
-    @strawberry.field
-    def amount(self) -> Money:
-        return Money(self.row.amount_fen)
-
-    @strawberry.field
-    def term_months(self) -> int:
-        return self.row.term_months
-
-    @strawberry.field
-    def purpose(self) -> str:
-        return self.row.purpose
-
-    @strawberry.field
-    def status(self) -> FinancingStatus:
-        return self.row.status
-
-    @strawberry.field(description="The merchant's credit grade when it applied.")
-    def grade_at_application(self) -> CreditGrade:
-        return self.row.grade_at_application
-
-    @strawberry.field
-    def created_at(self) -> dt.datetime:
-        return self.row.created_at
-
-    @strawberry.field
-    def decided_at(self) -> dt.datetime | None:
-        return self.row.decided_at
-
-    @strawberry.field
-    def decision_note(self) -> str | None:
-        return self.row.decision_note
 
 
 @strawberry.type

@@ -1,13 +1,14 @@
 """Risk alerts: the risk domain's types and its root fields.
 
-The root types in schema/root.py merge RiskQuery with the other domains'; each
-field declares who may call it (schema/permissions.py) and hands the decoded
-arguments to resolvers/risk.py.
+The root types in schema/root.py merge RiskQuery, RiskMutation and
+RiskSubscription with the other domains'; each field declares who may call it
+(schema/permissions.py) and hands the decoded arguments to resolvers/risk.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 
 import strawberry
 
@@ -120,3 +121,32 @@ class RiskQuery:
             after=after,
         )
         return to_connection(page, RiskAlert.of)
+
+
+@strawberry.type
+class RiskMutation:
+    @strawberry.mutation(
+        description="Regulators: OPEN moves to ACKNOWLEDGED, RESOLVED or DISMISSED, and "
+        "ACKNOWLEDGED to RESOLVED or DISMISSED; a note given is kept.",
+        extensions=[allow(Role.REGULATOR)],
+    )
+    async def update_risk_alert(
+        self, info: Info, alert_id: strawberry.ID, status: AlertStatus, note: str | None = None
+    ) -> RiskAlert:
+        row = await risk.update_risk_alert(
+            info.context.principal, decode_id(alert_id, "RiskAlert"), status, note
+        )
+        return RiskAlert.of(row)
+
+
+@strawberry.type
+class RiskSubscription:
+    @strawberry.subscription(
+        description="Regulators: every risk alert as it is raised.",
+        extensions=[allow(Role.REGULATOR)],
+    )
+    async def risk_alert_raised(self, info: Info) -> AsyncIterator[RiskAlert]:
+        async for row in risk.risk_alerts_raised(info.context.principal):
+            # Fresh loaders per event: the merchant's risk level has just changed.
+            info.context.reset_loaders()
+            yield RiskAlert.of(row)

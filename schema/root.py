@@ -1,7 +1,8 @@
 """The root types: the fields every domain declares, merged.
 
 A domain that has moved to the shape in docs/architecture.md declares its root
-fields in its own schema module (RiskQuery in schema/risk.py); the rest are
+fields in its own schema module (RiskQuery in schema/risk.py, FinancingQuery in
+schema/financing.py); the rest are
 still wired here, in the Query, Mutation and Subscription classes below, until
 they move too.
 """
@@ -42,9 +43,9 @@ from schema.enums import (
     AnnouncementKind,
     CardProductStatus,
     ComplaintOutcome,
-    FinancingStatus,
     RefundStatus,
 )
+from schema.financing import FinancingMutation, FinancingQuery
 from schema.merchants import (
     CardProduct,
     Category,
@@ -63,13 +64,8 @@ from schema.onboarding import (
     StoreInput,
 )
 from schema.pagination import Connection
-from schema.platform import (
-    Announcement,
-    AnnouncementInput,
-    FinancingApplication,
-    SupervisionStats,
-)
-from schema.risk import RiskQuery
+from schema.platform import Announcement, AnnouncementInput, SupervisionStats
+from schema.risk import RiskMutation, RiskQuery, RiskSubscription
 from schema.scalars import Money
 from schema.supervision import AuditEntry, AuditFilter, MerchantClosureReport
 
@@ -154,16 +150,6 @@ class CoreQuery:
         after: str | None = None,
     ) -> Connection[RefundRequest]:
         return await cards.refund_requests(info, status, first, after)
-
-    @strawberry.field
-    async def financing_applications(
-        self,
-        info: Info,
-        status: FinancingStatus | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[FinancingApplication]:
-        return await platform.financing_applications(info, status, first, after)
 
     @strawberry.field(description="Regulators only.")
     async def supervision_stats(
@@ -382,6 +368,6 @@ class CoreSubscription:
             yield transaction
 
 
-Query = merge_types("Query", (CoreQuery, RiskQuery))
-Mutation = merge_types("Mutation", (CoreMutation, CreditMutation))
-Subscription = merge_types("Subscription", (CoreSubscription,))
+Query = merge_types("Query", (CoreQuery, RiskQuery, FinancingQuery))
+Mutation = merge_types("Mutation", (CoreMutation, CreditMutation, RiskMutation, FinancingMutation))
+Subscription = merge_types("Subscription", (CoreSubscription, RiskSubscription))

@@ -26,6 +26,8 @@ from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.exceptions import ConfigurationError
 
 log = logging.getLogger("anfu.background")
+# The name of every task this module starts begins with it (tests tell such work apart).
+TASK_PREFIX = "anfu-background:"
 
 _waiting: dict[Hashable, asyncio.Task[None]] = {}
 _running: set[asyncio.Task[None]] = set()
@@ -50,7 +52,9 @@ def defer(key: Hashable, work: Callable[[], Awaitable[object]]) -> None:
 
     context = contextvars.copy_context()
     context.run(_leave_transactions)
-    task = asyncio.get_running_loop().create_task(run(), context=context)
+    task = asyncio.get_running_loop().create_task(
+        run(), name=f"{TASK_PREFIX}{key!r}", context=context
+    )
     _waiting[key] = task
     _running.add(task)
     task.add_done_callback(_running.discard)

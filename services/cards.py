@@ -36,7 +36,7 @@ from models.enums import (
     TransferKind,
 )
 from models.ledger import Transfer
-from services import clock, events, idempotency, ledger, payments
+from services import clock, events, idempotency, ledger, payments, risk
 from services.aggregates import total
 from services.custody import (
     cash_value_after_redemption,
@@ -486,4 +486,5 @@ async def _run_money_operation(
     card = await Card.get(id=transfer.card_id)
     if not replayed:
         await events.card_transaction(transfer, owner_id=card.owner_id)
+        risk.check_after_transfer(transfer)
     return CardOperation(card=card, transfer=transfer, replayed=replayed)

@@ -22,9 +22,10 @@ from models.enums import (
     ComplaintStatus,
     MerchantStatus,
     RefundStatus,
+    RiskAlertKind,
     Role,
 )
-from services import audit, clock, credit_scores, events
+from services import audit, clock, credit_scores, events, risk
 from services.errors import BadInput, Forbidden, InvalidState, NotFound
 from services.refunds import refund_card
 from settings import get_settings
@@ -145,6 +146,7 @@ async def file_complaint(
             created_at=now,
         )
         await _event(complaint, Role.CONSUMER, consumer_id, "SUBMITTED", text)
+    risk.check_soon(merchant_id, RiskAlertKind.COMPLAINT_SURGE)
     return complaint
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from tortoise.transactions import in_transaction
 
 from models import Card, Merchant
-from models.enums import CreditGrade, TransferKind
-from services import audit, clock, ledger
+from models.enums import CreditGrade, RiskAlertKind, TransferKind
+from services import audit, clock, ledger, risk
 from services.custody import FULL_CUSTODY_BP, MIN_CUSTODY_BP, custody_share, ratio_to_bp
 from services.errors import BadInput, InvalidState, NotFound
 from services.ledger import credit, debit
@@ -60,6 +60,7 @@ async def set_custody_ratio(
             reason=reason,
             details={"from": previous_bp / FULL_CUSTODY_BP, "to": ratio_bp / FULL_CUSTODY_BP},
         )
+    risk.check_soon(merchant.id, RiskAlertKind.ESCROW_SHORTFALL)
     return await Merchant.get(id=merchant.id)
 
 

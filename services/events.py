@@ -102,3 +102,11 @@ async def card_transaction(transfer: Transfer, *, owner_id: int) -> None:
         await _bus.publish(CARD_ACTIVITY, {"transfer_id": transfer.id, "owner_id": owner_id})
     except Exception:  # the money moved; a lost notification must not look like a failure
         log.exception("could not publish card activity for transfer %s", transfer.id)
+
+
+async def risk_alert_raised(alert_id: int, *, merchant_id: int) -> None:
+    """Tell subscribed regulators about a new risk alert; a failure never undoes the alert."""
+    try:
+        await _bus.publish(RISK_ALERTS, {"alert_id": alert_id, "merchant_id": merchant_id})
+    except Exception:  # the alert is stored and listed; only the live notice is lost
+        log.exception("could not publish risk alert %s", alert_id)

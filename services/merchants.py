@@ -8,8 +8,8 @@ from tortoise.transactions import in_transaction
 
 from auth.principal import Principal
 from models import CardProduct, CardProductStore, Merchant, Store, User
-from models.enums import CardProductStatus, MerchantStatus, Role, StoreStatus
-from services import accounts, clock
+from models.enums import CardProductStatus, MerchantStatus, RiskAlertKind, Role, StoreStatus
+from services import accounts, clock, risk
 from services.errors import BadInput, Forbidden, InvalidState, NotFound
 from services.money import format_money
 from services.onboarding import StoreDraft, clean_store, clean_text
@@ -65,6 +65,7 @@ async def close_store(principal: Principal, store_id: int) -> Store:
     )
     if closed != 1:
         raise InvalidState("The store is already closed")
+    risk.check_soon(merchant.id, RiskAlertKind.STORE_CLOSURES)
     return await Store.get(id=store.id)
 
 

@@ -1,0 +1,34 @@
+"""The financing domain's reads and writes for the API: the caller has passed the field's rule."""
+
+from __future__ import annotations
+
+from auth import scoping
+from auth.principal import Principal
+from models import FinancingApplication
+from models.enums import FinancingStatus
+from services import financing
+from services.pagination import Page, page_request, paginate
+
+
+async def financing_applications(
+    principal: Principal, *, status: FinancingStatus | None, first: int | None, after: str | None
+) -> Page[FinancingApplication]:
+    request = page_request(first, after)
+    query = scoping.readable_financing(principal)
+    if status is not None:
+        query = query.filter(status=status)
+    return await paginate(query.order_by("-created_at", "-id"), request)
+
+
+async def apply_for_financing(
+    principal: Principal, *, amount_fen: int, term_months: int, purpose: str
+) -> FinancingApplication:
+    return await financing.apply(
+        principal, amount_fen=amount_fen, term_months=term_months, purpose=purpose
+    )
+
+
+async def decide_financing(
+    principal: Principal, application_id: int, *, approve: bool, note: str | None
+) -> FinancingApplication:
+    return await financing.decide(principal, application_id, approve=approve, note=note)
