@@ -30,6 +30,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
@@ -586,7 +587,7 @@ async def sweep(
     query = Merchant.filter(status__in=WATCHED_MERCHANTS)
     if merchant_ids is not None:
         query = query.filter(id__in=list(merchant_ids))
-    ids = await query.order_by("id").values_list("id", flat=True)
+    ids = cast(list[int], await query.order_by("id").values_list("id", flat=True))
     raised = repeated = 0
     for merchant_id in ids:
         try:

@@ -12,6 +12,7 @@ import operator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import reduce
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Q
@@ -74,12 +75,13 @@ async def transfers_behind(merchant_id: int, evidence: list[Evidence], limit: in
             query = query.filter(store_id=item.store_id)
         if item.owner_ids:
             query = query.filter(card__owner_id__in=item.owner_ids)
-        ids = (
+        ids = cast(
+            list[int],
             await query.order_by("-cash_amount_fen", "-id")
             .limit(limit)
-            .values_list("id", flat=True)
+            .values_list("id", flat=True),
         )
-        found.extend(int(transfer_id) for transfer_id in ids if transfer_id not in found)
+        found.extend(transfer_id for transfer_id in ids if transfer_id not in found)
     return found
 
 
@@ -121,13 +123,13 @@ class SalesHistory:
 
 
 async def _first_sale(merchant_id: int) -> datetime | None:
-    first: datetime | None = (
+    first = (
         await Transfer.filter(merchant_id=merchant_id, kind__in=SALES_KINDS)
         .order_by("created_at")
         .first()
         .values_list("created_at", flat=True)
     )
-    return first
+    return cast(datetime | None, first)
 
 
 async def _sum(merchant_id: int, kinds: tuple[TransferKind, ...], column: str, start, end) -> int:
