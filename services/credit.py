@@ -179,10 +179,10 @@ def hard_negatives(features: CreditFeatures) -> tuple[str, ...]:
     found = []
     if features.registry_found and not features.operating:
         found.append(
-            f"registration status is 「{features.registration_status}」, not 存续 (in operation)"
+            f"registration status 「{features.registration_status}」, not 存续 (in operation)"
         )
     if features.on_abnormal_list:
-        found.append("listed on the abnormal-operations list (经营异常名录)")
+        found.append("on the abnormal-operations list (经营异常名录)")
     return tuple(found)
 
 
@@ -214,8 +214,8 @@ def score(features: CreditFeatures) -> CreditResult:
                 value=float(len(negatives)),
                 weight=0.0,
                 contribution=cut,
-                explanation=f"The registry shows the merchant {' and '.join(negatives)}: "
-                "the score is held under 600, grade D, until the registry record is clean.",
+                explanation=f"The registry shows {'; '.join(negatives)}. The score is held "
+                "under 600, grade D, until the registry record is clean.",
             )
         )
         total += cut

@@ -551,13 +551,16 @@ async def test_a_merchant_approved_through_the_api_is_scored_at_once_and_falls_t
             "description": "门店拒绝用卡消费",
         }
         data_of(await call(client, FILE_COMPLAINT, {"input": complaint}, consumer))
+    await background.drain()
     frozen_clock.advance(days=36)
     data_of(await call(client, RECOMPUTE, {"ids": [gid]}, regulator))
 
     # Then it is grade D and sells nothing more
     seen = data_of(await call(client, MERCHANT_CREDIT, {"id": gid}, regulator))["merchant"]
     assert seen["creditRating"]["grade"] == "D"
-    assert seen["creditHistory"]["totalCount"] == 2
+    # (risk alerts raised by the complaints rescored it too, in the background)
+    scores_so_far = seen["creditHistory"]["totalCount"]
+    assert scores_so_far >= 2
     by_code = {f["code"]: f for f in seen["creditScore"]["factors"]}
     assert by_code["UNRESOLVED_COMPLAINTS"]["contribution"] == 0
     assert by_code["REFUND_RATE"]["contribution"] == 0
@@ -568,13 +571,14 @@ async def test_a_merchant_approved_through_the_api_is_scored_at_once_and_falls_t
     assert codes(refused) == ["MERCHANT_NOT_ACTIVE"]
 
     # And when the registry then lists it as abnormal, its next score says so too
+    await background.drain()
     await reimport(record, on_abnormal_list="true")
     assert data_of(await call(client, RECOMPUTE, {"ids": [gid]}, regulator)) == {
         "recomputeCreditScores": 1
     }
     seen = data_of(await call(client, MERCHANT_CREDIT, {"id": gid}, regulator))["merchant"]
     assert seen["creditScore"]["factors"][-1]["code"] == "HARD_NEGATIVE"
-    assert seen["creditHistory"]["totalCount"] == 3
+    assert seen["creditHistory"]["totalCount"] == scores_so_far + 1
     await assert_ledger_clean()
 
 
