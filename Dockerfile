@@ -11,6 +11,7 @@ COPY models models
 COPY resolvers resolvers
 COPY schema schema
 COPY services services
+COPY transport transport
 COPY server.py settings.py ./
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

@@ -18,12 +18,12 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
@@ -34,14 +34,19 @@ from tortoise import Tortoise, connections
 
 import graphiql
 from auth.tokens import principal_from_authorization
-from schema import build_schema, schema
+from schema import schema_for
 from schema.context import Context
 from schema.errors import classify_all
+from schema.limits import Limits
 from schema.persisted import names_a_document, with_document_id
 from services import cache, complaints, events, idempotency, risk
 from services.errors import Unauthenticated
 from services.persisted import policy_from_settings
 from settings import Settings, get_settings
+from transport import access_log
+from transport.graphql_http import GraphQLOverHTTP
+from transport.middleware import BodyLimit
+from transport.responses import internal_error
 
 log = logging.getLogger("anfu.server")
 
@@ -50,17 +55,20 @@ LATENCY = Histogram("anfu_http_request_seconds", "HTTP request latency", ["path"
 MEASURED_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
 
 
-class AnfuGraphQL(GraphQL[Context, None]):
+class AnfuGraphQL(GraphQLOverHTTP):
     """strawberry's ASGI view with our context, WebSocket auth and error codes."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            build_schema(production=True) if settings.is_production else schema,
+            schema_for(settings.is_production, operation_limits(settings)),
             graphql_ide=None if settings.is_production else "graphiql",
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # Browser pages on these origins may open the WebSocket too (same-origin always).
+            allowed_origins=settings.cors_origins,
             max_subscriptions_per_connection=20,
         )
         self.settings = settings
+        self.request_timeout_seconds = settings.request_timeout_seconds
         # Loaded once at start: a manifest that cannot be read stops the server here.
         self.persisted = policy_from_settings(settings)
 
@@ -129,6 +137,18 @@ class AnfuGraphQL(GraphQL[Context, None]):
         if result.errors:
             result.errors = classify_all(result.errors, request_id)
         return await super().process_result(request, result)
+
+
+def operation_limits(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_directives=settings.max_directives,
+        max_cost=settings.max_cost,
+        max_query_length=settings.max_query_length,
+        max_repeats=settings.max_repeats,
+    )
 
 
 def _authorization_param(params: Mapping[str, object]) -> str | None:
@@ -240,15 +260,30 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
 
     graphql = AnfuGraphQL(settings)
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Every method reaches the view, which answers those it does not take with a 405.
+        Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics),
     ]
+    if settings.serves_metrics:
+        routes.append(Route("/metrics", metrics))
     if not settings.is_production:
         routes.append(graphiql.assets_route())
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={Exception: internal_error}
+    )
+    # The last added is the outermost: CORS headers on every answer, even a refusal.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+            max_age=600,
+        )
+    access_log.redact_query_strings()
 
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -20,6 +21,8 @@ DEVELOPMENT_JWT_SECRET = "anfu-development-secret-not-for-production-use"
 # The platform city's districts by default (淮安市); the demo's places are keyed by them.
 HUAIAN_DISTRICTS = ("清江浦区", "淮阴区", "淮安区", "洪泽区", "涟水县", "盱眙县", "金湖县")
 MAX_DISTRICT_LENGTH = 32
+# scheme://host[:port], as a browser sends it in Origin.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -46,6 +49,28 @@ class Settings(BaseSettings):
     login_failures_per_phone: int = 5
     login_failures_per_address: int = 30
     login_window_seconds: int = 15 * 60
+
+    # What one operation may ask for (schema/limits.py); over any of them it is refused with
+    # QUERY_TOO_COMPLEX before it runs. Cost: about 1 per object or value, each list weighted by
+    # its page size (`first`, else 20), nested lists multiplied.
+    max_depth: int = Field(default=12, ge=1)
+    max_aliases: int = Field(default=15, ge=0)
+    max_tokens: int = Field(default=2000, ge=1)
+    max_directives: int = Field(default=50, ge=0)
+    max_cost: int = Field(default=5000, ge=1)
+    # Characters of document text (comments included), and how often one field may be selected
+    # under one name in one selection set: graphql-core's validation is quadratic in repeats.
+    max_query_length: int = Field(default=32_768, ge=100)
+    max_repeats: int = Field(default=20, ge=1)
+    # HTTP (transport/): a larger request body is refused with 413, and an operation still
+    # running after this many seconds is stopped.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # /metrics on the API port; unset: on in development, off in production.
+    metrics_enabled: bool | None = Field(default=None, alias="ANFU_METRICS")
+    # Origins of browser pages (regulator tools) that may call the API, a JSON list such as
+    # ["https://tools.example.gov.cn"]; none by default.
+    cors_origins: tuple[str, ...] = Field(default=(), alias="ANFU_CORS_ORIGINS")
 
     # Rules (DESIGN.md "Rules with their defaults"); amounts in fen.
     card_cash_cap_fen: int = 500_000
@@ -111,6 +136,16 @@ class Settings(BaseSettings):
             raise ValueError("ANFU_DISTRICTS names a district twice")
         return names
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_cors_origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"ANFU_CORS_ORIGINS lists {origin!r}: an origin is scheme://host[:port]"
+                )
+        return origins
+
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:
         if not self.is_production:
@@ -127,6 +162,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.anfu_env == "production"
+
+    @property
+    def serves_metrics(self) -> bool:
+        return self.metrics_enabled if self.metrics_enabled is not None else not self.is_production
 
     @property
     def jwt_secret(self) -> str:

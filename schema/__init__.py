@@ -7,38 +7,79 @@ to the thin functions in resolvers/, which call services/.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from schema.enums import ErrorCode
 from schema.errors import ErrorCodes
+from schema.introspection import RegulatorIntrospection, ValidationWithoutSuggestions
+from schema.limits import Limits, OperationLimits
 from schema.persisted import PersistedQueries
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
 
 
 class AnfuSchema(strawberry.Schema):
+    # In production: no "Did you mean" while coercing variables either (see schema/introspection.py).
+    hide_suggestions = False
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Do not log here: schema/errors.py logs unexpected errors once, with the request id."""
 
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        if self.hide_suggestions:
+            kwargs["hide_suggestions"] = True
+        return kwargs
 
-def build_schema(*, production: bool = False) -> strawberry.Schema:
-    """The schema; in production error messages suggest no field names."""
-    return AnfuSchema(
+
+def build_schema(*, production: bool = False, limits: Limits | None = None) -> strawberry.Schema:
+    """The schema with the operation limits (DESIGN.md's defaults unless given); in production
+    introspection is for regulators and no error message suggests a name."""
+    built = AnfuSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[ErrorCode],
-        # PersistedQueries first: it supplies the document the others look at.
-        extensions=[PersistedQueries, ErrorCodes],
+        extensions=extensions(production, limits or Limits()),
         config=StrawberryConfig(
             scalar_map=SCALARS,  # type: ignore[arg-type]
             disable_field_suggestions=production,
         ),
     )
+    built.hide_suggestions = production
+    return built
+
+
+def extensions(production: bool, limits: Limits) -> list[Callable[[], SchemaExtension]]:
+    """Classes or factories, never instances: each request gets its own (PITFALLS.md)."""
+    in_production: list[Callable[[], SchemaExtension]] = [
+        RegulatorIntrospection,
+        ValidationWithoutSuggestions,
+    ]
+    return [
+        # PersistedQueries first: it supplies the document the others look at.
+        PersistedQueries,
+        lambda: MaxTokensLimiter(limits.max_tokens),
+        # The limits before the rest of validation: a refused document is not validated.
+        lambda: OperationLimits(limits),
+        *(in_production if production else []),
+        ErrorCodes,
+    ]
+
+
+@functools.cache
+def schema_for(production: bool, limits: Limits) -> strawberry.Schema:
+    """One schema per configuration, however many apps a process makes (tests make many)."""
+    return build_schema(production=production, limits=limits)
 
 
 schema = build_schema()

@@ -125,6 +125,16 @@ async def client(database: str, settings: Settings) -> AsyncIterator[httpx.Async
         yield http
 
 
+@pytest.fixture(scope="session")
+async def roomy_client(database: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with a cost limit far above DESIGN.md's 5,000, for tests that read pages of up
+    to 100 rows with lists inside (tests/test_limits.py tests the limits themselves)."""
+    roomy = settings.model_copy(update={"max_cost": 1_000_000})
+    transport = httpx.ASGITransport(app=create_app(roomy, manage_database=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://anfu.test") as http:
+        yield http
+
+
 @pytest.fixture
 def frozen_clock() -> Iterator[Any]:
     """Move time by hand: `frozen_clock.advance(hours=73)`."""

@@ -108,6 +108,12 @@ class Regulator:
         return token_for(self.user)
 
 
+@pytest.fixture
+def client(roomy_client):
+    """Trails of 100 entries with their details: over the default cost limit, raised here."""
+    return roomy_client
+
+
 async def regulator() -> Regulator:
     return Regulator(await make_user(Role.REGULATOR, display_name="市场监管局 张科长"))
 

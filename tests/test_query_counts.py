@@ -82,6 +82,13 @@ PAGE_LIMIT = 15
 MERCHANTS = 55
 
 
+@pytest.fixture
+def client(roomy_client):
+    """Pages of merchants and wallets of 100 cards with the lists inside them: over the default
+    cost limit, raised here."""
+    return roomy_client
+
+
 @pytest.fixture(scope="module")
 async def page_term(database: str) -> str:
     """55 ACTIVE merchants found by one search term, each with two stores and two products."""

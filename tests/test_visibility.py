@@ -182,6 +182,13 @@ ACTORS = ["anonymous", "consumer_a", "consumer_b", "merchant_m1", "staff_m2", "r
 EVERYONE = {*ACTORS, "pending_owner"}
 
 
+@pytest.fixture
+def client(roomy_client):
+    """Pages of 100 rows with lists inside (ledger entries, merchant internals): over the default
+    cost limit, raised here."""
+    return roomy_client
+
+
 @dataclass
 class World:
     prefix: str
