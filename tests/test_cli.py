@@ -30,6 +30,7 @@ DATABASE_COMMANDS = {
     "import-registry": ["import-registry", "registry.csv"],
     "ledger verify": ["ledger", "verify"],
     "complaints sweep": ["complaints", "sweep"],
+    "risk sweep": ["risk", "sweep"],
 }
 
 

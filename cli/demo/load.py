@@ -46,7 +46,7 @@ from models.enums import (
     Role,
     TransferKind,
 )
-from services import clock
+from services import background, clock
 
 ALREADY_LOADED = "demo data already loaded"
 
@@ -86,6 +86,9 @@ async def load_demo(force: bool = False, progress: Progress = no_progress) -> st
             "load it into a freshly migrated database"
         )
     password_hash = hash_password(DEMO_PASSWORD)
+    # What the history's operations defer (risk rules, score recomputes) is kept, once per
+    # merchant and kind, and run after the commit at the history's end, as a server would.
+    background.queue_instead()
     try:
         async with in_transaction():
             with progress(REFERENCE_ROWS, 2) as done:
@@ -99,7 +102,9 @@ async def load_demo(force: bool = False, progress: Progress = no_progress) -> st
                 for write in (write_credit, write_alerts, write_financing):
                     await write(world)
                     done()
+        await background.run_queued()
     finally:
+        background.queue_instead(False)
         clock.set_clock(None)
     return await _summary(time.monotonic() - started)
 
