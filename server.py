@@ -148,6 +148,8 @@ def operation_limits(settings: Settings) -> Limits:
         max_cost=settings.max_cost,
         max_query_length=settings.max_query_length,
         max_repeats=settings.max_repeats,
+        heavy_cost=settings.heavy_cost,
+        heavy_at_once=settings.heavy_at_once,
     )
 
 

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # under one name in one selection set: graphql-core's validation is quadratic in repeats.
     max_query_length: int = Field(default=32_768, ge=100)
     max_repeats: int = Field(default=20, ge=1)
+    # Queries costing more than `heavy_cost` run at most `heavy_at_once` at a time per process:
+    # a few heavy ones take turns rather than stall every other request together.
+    heavy_cost: int = Field(default=2500, ge=1)
+    heavy_at_once: int = Field(default=1, ge=1)
     # HTTP (transport/): a larger request body is refused with 413, and an operation still
     # running after this many seconds is stopped.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

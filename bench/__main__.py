@@ -6,6 +6,7 @@ instead, and DATABASE_URL picks another database for the in-process run.
 
     python -m bench                      # in-process, scratch SQLite with demo data
     python -m bench --url http://127.0.0.1:8000/graphql --seconds 20
+    python -m bench abuse                # a normal query beside abusive ones (bench/abuse.py)
 """
 
 from __future__ import annotations
@@ -192,11 +193,23 @@ async def over_http(url: str, seconds: float, concurrency: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "mode",
+        nargs="?",
+        choices=("load", "abuse"),
+        default="load",
+        help="load: common requests under load; abuse: a normal query beside abusive ones",
+    )
     parser.add_argument("--url", help="a running server's /graphql; default: in-process")
+    parser.add_argument("--database", help="abuse: a SQLite file with the demo (default: load it)")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    if args.url:
+    if args.mode == "abuse":
+        from bench import abuse
+
+        asyncio.run(abuse.main(args.url, args.seconds, args.database))
+    elif args.url:
         asyncio.run(over_http(args.url, args.seconds, args.concurrency))
     else:
         asyncio.run(in_process(args.seconds, args.concurrency))

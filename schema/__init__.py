@@ -19,7 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.enums import ErrorCode
 from schema.errors import ErrorCodes
 from schema.introspection import RegulatorIntrospection, ValidationWithoutSuggestions
-from schema.limits import Limits, OperationLimits
+from schema.limits import HeavyLane, Limits, OperationLimits
 from schema.persisted import PersistedQueries
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
@@ -61,17 +61,19 @@ def build_schema(*, production: bool = False, limits: Limits | None = None) -> s
 
 def extensions(production: bool, limits: Limits) -> list[Callable[[], SchemaExtension]]:
     """Classes or factories, never instances: each request gets its own (PITFALLS.md)."""
-    in_production: list[Callable[[], SchemaExtension]] = [
-        RegulatorIntrospection,
-        ValidationWithoutSuggestions,
-    ]
+    lane = HeavyLane(limits.heavy_at_once)  # shared by the requests, unlike the extensions
+    # In production: introspection is refused to all but regulators before its size is looked
+    # at, and validation runs without suggestions.
+    introspection: list[Callable[[], SchemaExtension]] = [RegulatorIntrospection]
+    validation: list[Callable[[], SchemaExtension]] = [ValidationWithoutSuggestions]
     return [
         # PersistedQueries first: it supplies the document the others look at.
         PersistedQueries,
         lambda: MaxTokensLimiter(limits.max_tokens),
+        *(introspection if production else []),
         # The limits before the rest of validation: a refused document is not validated.
-        lambda: OperationLimits(limits),
-        *(in_production if production else []),
+        lambda: OperationLimits(limits, lane),
+        *(validation if production else []),
         ErrorCodes,
     ]
 

@@ -11,6 +11,9 @@ times cost nothing to count). A refused document is never validated: graphql-cor
 is quadratic in fields repeated under one name, which is why repeats have a limit of their own.
 
 Over any limit the operation is refused with QUERY_TOO_COMPLEX naming the limit and the figure.
+A query accepted with a cost over `heavy_cost` waits for one of `heavy_at_once` places per
+process before it runs, so that a few heavy queries at once take turns instead of stalling
+every other request together.
 
 Cost: 1 per field; the edges (or nodes) of a connection weigh its `first` (default 20, at most
 100: what the connection would return), any other list 20, nested lists multiplied.
@@ -22,8 +25,10 @@ introspection query nests types, fields and args).
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +39,11 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
+    GraphQLObjectType,
     GraphQLSchema,
     GraphQLSyntaxError,
     InlineFragmentNode,
@@ -51,6 +58,7 @@ from graphql import (
 )
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from services.errors import ErrorCode
 from services.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -73,6 +81,9 @@ class Limits:
     max_query_length: int = 32_768
     # Fields selected under one name in one selection set (fragments included).
     max_repeats: int = 20
+    # Queries costing more than this run no more than `heavy_at_once` at a time in a process.
+    heavy_cost: int = 2500
+    heavy_at_once: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +193,29 @@ def count_tokens(text: str, stop_after: int) -> int:
     return count
 
 
-class OperationLimits(SchemaExtension):
-    """Refuses an operation over the limits before it is parsed or validated."""
+class HeavyLane:
+    """The places for heavy queries in this process (a semaphore per event loop)."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, at_once: int) -> None:
+        self.at_once = at_once
+        self._places: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._places = weakref.WeakKeyDictionary()
+
+    def places(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if loop not in self._places:
+            self._places[loop] = asyncio.Semaphore(self.at_once)
+        return self._places[loop]
+
+
+class OperationLimits(SchemaExtension):
+    """Refuses an operation over the limits before it is parsed or validated, and lets heavy
+    queries run a few at a time."""
+
+    def __init__(self, limits: Limits, lane: HeavyLane | None = None) -> None:
         self.limits = limits
+        self.lane = lane
+        self.cost = 0
 
     def on_parse(self) -> Iterator[None]:
         # An error raised here ends the operation with it as the only error.
@@ -218,11 +247,22 @@ class OperationLimits(SchemaExtension):
         document = execution.graphql_document
         if execution.pre_execution_errors is None and document is not None:
             schema = execution.schema._schema
-            errors = refusals(measure(schema, document, execution.variables), self.limits)
+            found = measure(schema, document, execution.variables)
+            errors = refusals(found, self.limits)
             if errors:
                 # Set before validation runs, so strawberry skips it.
                 execution.pre_execution_errors = errors
+            self.cost = found.cost
         yield
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        heavy = self.cost > self.limits.heavy_cost and self.lane is not None
+        if heavy and self.execution_context.operation_type is OperationType.QUERY:
+            assert self.lane is not None
+            async with self.lane.places():
+                yield
+        else:
+            yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,8 +416,9 @@ class _Walk:
                 return SchemaMetaFieldDef
             if name == "__type":
                 return TypeMetaFieldDef
-        fields = getattr(parent, "fields", None)
-        return fields.get(name) if isinstance(fields, Mapping) else None
+        if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return parent.fields.get(name)
+        return None  # a union, a scalar, or a type the schema does not have
 
     def _page_size(self, node: FieldNode) -> int:
         """`first` as the connection would take it: its default, or capped at its maximum."""

@@ -4,16 +4,18 @@ have a size limit and operations a time budget (schema/limits.py, transport/).""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import strawberry
 from graphql import get_introspection_query, parse
 
 from schema import schema
-from schema.limits import Limits, count_tokens, measure
+from schema.limits import HeavyLane, Limits, OperationLimits, count_tokens, measure
 from server import create_app
 from services.persisted import PROJECT_CLIENTS
 from settings import Settings
@@ -99,6 +101,42 @@ INTROSPECTION_CYCLE = (
     "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }"
 )
 SLOW = "{ merchants(first: 1) { totalCount } }"
+LANE_QUERY = "{ slow }"
+LANE_MUTATION = "mutation { slow }"
+
+
+class Overlap:
+    """How many resolvers ran at once, at most."""
+
+    def __init__(self) -> None:
+        self.running = self.most = 0
+
+    async def visit(self) -> int:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(0.01)
+        self.running -= 1
+        return 1
+
+
+def lane_schema(overlap: Overlap, heavy_cost: int) -> strawberry.Schema:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def slow(self) -> int:
+            return await overlap.visit()
+
+    @strawberry.type
+    class Mutation:
+        @strawberry.mutation
+        async def slow(self) -> int:
+            return await overlap.visit()
+
+    limits = Limits(heavy_cost=heavy_cost, heavy_at_once=1)
+    lane = HeavyLane(limits.heavy_at_once)
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, extensions=[lambda: OperationLimits(limits, lane)]
+    )
 
 
 def limit_of(result: dict[str, Any]) -> list[str]:
@@ -354,3 +392,18 @@ async def test_an_operation_past_its_time_budget_is_stopped(impatient, client):
     assert stopped_strict.status_code == 400
     assert "data" not in stopped_strict.json()
     assert data_of(afterwards)["merchants"]["totalCount"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("heavy_cost", "document", "most_at_once"),
+    [(0, LANE_QUERY, 1), (10, LANE_QUERY, 3), (0, LANE_MUTATION, 3)],
+    ids=["heavy-queries-take-turns", "light-queries-run-together", "mutations-are-not-held"],
+)
+async def test_heavy_queries_take_turns(heavy_cost, document, most_at_once):
+    overlap = Overlap()
+    served = lane_schema(overlap, heavy_cost)
+
+    results = await asyncio.gather(*(served.execute(document) for _ in range(3)))
+
+    assert [result.errors for result in results] == [None, None, None]
+    assert overlap.most == most_at_once
