@@ -48,6 +48,8 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        # A WebSocket message is bounded like a request body (MAX_BODY_BYTES).
+        ws_max_size=settings.max_body_bytes,
         # Behind a load balancer: trust its X-Forwarded-For so rate limits see real clients.
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,

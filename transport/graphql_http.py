@@ -70,6 +70,17 @@ class UnreadableJSON(json.JSONDecodeError):
         self.reason = message
 
 
+class SubResponse(Response):
+    """What resolvers may set on the answer (headers, a status), and its media type."""
+
+    def __init__(self, graphql_media_type: str) -> None:
+        super().__init__()
+        self.graphql_media_type = graphql_media_type
+        # As strawberry's own: no status until someone sets one, no length of its own.
+        self.status_code = None  # type: ignore[assignment]
+        del self.headers["content-length"]
+
+
 class GraphQLOverHTTP(GraphQL[Context, None]):
     """strawberry's view with the spec's media types, status codes and error bodies."""
 
@@ -93,7 +104,7 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
-        sub_response = await super().get_sub_response(request)
+        sub_response = SubResponse(getattr(request.state, "media_type", JSON))
         request.state.sub_response = sub_response
         return sub_response
 
@@ -103,22 +114,23 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         response = super().create_response(response_data, sub_response)
-        media_type = getattr(sub_response, "graphql_media_type", None) or JSON
-        response.headers["content-type"] = content_type(media_type)
+        if isinstance(sub_response, SubResponse):
+            response.headers["content-type"] = content_type(sub_response.graphql_media_type)
         return response
 
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
-        media_type = getattr(request.state, "media_type", JSON)
         sub_response = getattr(request.state, "sub_response", None)
-        if sub_response is not None:
-            sub_response.graphql_media_type = media_type
-        if media_type == GRAPHQL_RESPONSE_JSON and _is_request_error(result):
+        if (
+            isinstance(sub_response, SubResponse)
+            and sub_response.graphql_media_type == GRAPHQL_RESPONSE_JSON
+            and _is_request_error(result)
+        ):
             # The spec: a request error has no data entry, and a 4xx status says it did not run.
             response.pop("data", None)
-            if sub_response is not None and not sub_response.status_code:
+            if not sub_response.status_code:
                 sub_response.status_code = _request_error_status(result)
         return response
 
