@@ -87,8 +87,11 @@ def queue_instead(enabled: bool = True) -> None:
     _queued = {} if enabled else None
 
 
-async def run_queued() -> None:
-    """Run the kept work in order, here and now (failures raise: the caller is in charge)."""
+async def run_queued(only: Callable[[Hashable], bool] | None = None) -> None:
+    """Run the kept work (whose key `only` accepts, when given) in order, here and now;
+    failures raise: the caller is in charge."""
     while _queued:
-        key = next(iter(_queued))
+        key = next((key for key in _queued if only is None or only(key)), None)
+        if key is None:
+            return
         await _queued.pop(key)()

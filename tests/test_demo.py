@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cli.demo import DEMO_ACCOUNTS, DEMO_CHAIN_CREDIT_CODE
 from cli.demo.load import PHASES
+from cli.demo.runaway import RUNAWAY_CREDIT_CODE
 
 ANFU = Path(sys.executable).parent / "anfu"
 
@@ -32,6 +33,18 @@ WHERE users.phone IN (?, ?, ?, ?, ?)
 """
 COMPLAINT_STATUSES = "SELECT DISTINCT status FROM complaints"
 CHAIN_CREDIT = "SELECT credit_grade, status FROM merchants WHERE credit_code = ?"
+OPEN_ALERT_KINDS = """
+SELECT DISTINCT kind FROM risk_alerts JOIN merchants ON merchants.id = risk_alerts.merchant_id
+WHERE merchants.credit_code = ? AND risk_alerts.status IN ('OPEN', 'ACKNOWLEDGED')
+"""
+GRADES_OVER_TIME = """
+SELECT grade FROM credit_scores JOIN merchants ON merchants.id = credit_scores.merchant_id
+WHERE merchants.credit_code = ? ORDER BY computed_at, credit_scores.id
+"""
+FINANCING_OF = """
+SELECT financing_applications.status, grade_at_application FROM financing_applications
+JOIN merchants ON merchants.id = financing_applications.merchant_id WHERE credit_code = ?
+"""
 LAUNDRY_CARD_OF = """
 SELECT count(*) FROM cards
 JOIN users ON users.id = cards.owner_id
@@ -62,13 +75,13 @@ def test_seed_demo_loads_once_and_the_ledger_verifies(tmp_path: Path) -> None:
 
     assert migrated.returncode == 0, migrated.stderr
     assert loaded.returncode == 0, loaded.stderr
-    assert "1500 purchases" in loaded.stdout, loaded.stdout
+    assert "1550 purchases" in loaded.stdout, loaded.stdout
     summary = loaded.stdout.splitlines()
     assert summary[0].startswith("Loaded the Huai'an demo in ") and summary[0].endswith(" s:")
     assert len(summary) <= 10 and max(map(len, summary)) <= 100, loaded.stdout
     labels = [line.split()[0] for line in summary[1:]]
     assert {"merchants", "stores", "consumers", "transfers"} <= set(labels), loaded.stdout
-    assert "holding 1500 cards" in loaded.stdout
+    assert "holding 1550 cards" in loaded.stdout
     for phase in PHASES:
         assert f"{phase}: 100%" in loaded.stderr, loaded.stderr[-2000:]
     assert again.returncode == 0, again.stderr
@@ -101,6 +114,23 @@ def test_seed_demo_loads_once_and_the_ledger_verifies(tmp_path: Path) -> None:
             "WITHDRAWN",
         }
         assert db.execute(CHAIN_CREDIT, (DEMO_CHAIN_CREDIT_CODE,)).fetchone() == ("A", "ACTIVE")
+        # The story the README follows, found by the real rules and model: the gym that sold a
+        # spike of cards while it stopped serving has every alert it earned and fell to D ...
+        runaway = {kind for (kind,) in db.execute(OPEN_ALERT_KINDS, (RUNAWAY_CREDIT_CODE,))}
+        assert runaway == {"SALES_SPIKE", "REDEMPTION_ANOMALY", "COMPLAINT_SURGE", "STORE_CLOSURES"}
+        grades = [grade for (grade,) in db.execute(GRADES_OVER_TIME, (RUNAWAY_CREDIT_CODE,))]
+        assert grades[-1] == "D" and "D" not in grades[:-1], grades
+        # ... while the steady chain, grade A, has applied for financing.
+        financing = db.execute(FINANCING_OF, (DEMO_CHAIN_CREDIT_CODE,)).fetchall()
+        assert financing == [("SUBMITTED", "A")]
         for consumer in ("13800000001", "13800000002"):
             card = db.execute(LAUNDRY_CARD_OF, (consumer, DEMO_CHAIN_CREDIT_CODE)).fetchone()
             assert card == (1,)
+
+
+def test_the_demo_keeps_no_scoring_or_detection_of_its_own() -> None:
+    # Scores and alerts come from services/credit_scores.py and services/risk.py only.
+    demo = Path(__file__).resolve().parent.parent / "cli" / "demo"
+    source = "\n".join(path.read_text() for path in demo.glob("*.py"))
+    for writes_directly in ("CreditScore(", "CreditFactor(", "RiskAlert(", "credit_grade="):
+        assert writes_directly not in source, writes_directly

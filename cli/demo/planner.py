@@ -14,6 +14,7 @@ from cli.demo.complaints import plan_complaints
 from cli.demo.events import plan_announcements, plan_merchant_events
 from cli.demo.merchants import plan_chain, plan_merchants
 from cli.demo.people import plan_people
+from cli.demo.runaway import plan_runaway
 from cli.demo.showcase import plan_demo_cards, plan_large_purchase
 from cli.demo.world import SHANGHAI, World
 
@@ -33,4 +34,5 @@ def plan_world(today: datetime | None = None) -> World:
     plan_merchant_events(world)
     plan_complaints(world)
     plan_announcements(world)
+    plan_runaway(world)
     return world
