@@ -41,6 +41,7 @@ def plan_runaway(world: World) -> MerchantPlan:
         380_000,
         365,
     )
+    approved = world.at(-150, 900)
     gym = MerchantPlan(
         name=RUNAWAY_NAME,
         credit_code=RUNAWAY_CREDIT_CODE,
@@ -49,7 +50,7 @@ def plan_runaway(world: World) -> MerchantPlan:
         owner_phone=RUNAWAY_OWNER_PHONE,
         status=MerchantStatus.ACTIVE,
         created_at=world.at(-152, 600),
-        reviewed_at=world.at(-150, 900),
+        reviewed_at=approved,
         stores=stores,
         products=[year_card],
         registry=None,
@@ -67,7 +68,7 @@ def plan_runaway(world: World) -> MerchantPlan:
         "updated_at": world.at(-160, 120),
     }
     world.merchants.append(gym)
-    world.step(gym.reviewed_at, _review(world, gym))
+    world.step(approved, _review(world, gym))
 
     buyers = iter(rng.sample(sorted(world.consumers), 60))
     # Four months of ordinary trade: a card every few days, used week after week ...
