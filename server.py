@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from graphql import GraphQLError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -29,18 +30,25 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
 from strawberry.types import ExecutionResult
 from tortoise import Tortoise, connections
 
 import graphiql
-from auth.tokens import principal_from_authorization
+from auth import sessions
 from schema import schema_for
 from schema.context import Context
 from schema.errors import classify_all
 from schema.limits import Limits
 from schema.persisted import names_a_document, with_document_id
-from services import cache, complaints, events, idempotency, risk
-from services.errors import Unauthenticated
+from services import cache, complaints, events, idempotency, limits, risk
+from services.errors import ErrorCode, RateLimited, Unauthenticated
 from services.persisted import policy_from_settings
 from settings import Settings, get_settings
 from transport import access_log
@@ -55,8 +63,52 @@ LATENCY = Histogram("anfu_http_request_seconds", "HTTP request latency", ["path"
 MEASURED_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
 
 
+class TooManyConnections(Exception):
+    """The user already holds WEBSOCKETS_PER_USER connections to this process."""
+
+
+class AnfuTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with a user's connections counted and limits that say their code."""
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            user_id = getattr(self.context.request.state, "websocket_slot", None)
+            if user_id is not None:
+                self.context.request.state.websocket_slot = None
+                limits.websockets.give_back(user_id)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except TooManyConnections:
+            # graphql-ws clients do not reconnect after 4429, so no storm of retries follows.
+            await self.websocket.close(code=4429, reason="Too many connections")
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and message["id"] not in self.operations
+            and len(self.operations) >= limit
+        ):
+            error = GraphQLError(
+                f"At most {limit} operations run at once on one connection",
+                extensions={"code": ErrorCode.RATE_LIMITED.value},
+            )
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            )
+            return
+        await super().handle_subscribe(message)
+
+
 class AnfuGraphQL(GraphQLOverHTTP):
     """strawberry's ASGI view with our context, WebSocket auth and error codes."""
+
+    graphql_transport_ws_handler_class = AnfuTransportWS
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -65,7 +117,7 @@ class AnfuGraphQL(GraphQLOverHTTP):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             # Browser pages on these origins may open the WebSocket too (same-origin always).
             allowed_origins=settings.cors_origins,
-            max_subscriptions_per_connection=20,
+            max_subscriptions_per_connection=settings.subscriptions_per_connection,
         )
         self.settings = settings
         self.request_timeout_seconds = settings.request_timeout_seconds
@@ -106,17 +158,26 @@ class AnfuGraphQL(GraphQLOverHTTP):
         context = Context(
             request=request,
             response=response,
-            client_address=request.client.host if request.client else None,
+            client_address=limits.client_address(
+                request.client.host if request.client else None,
+                request.headers.getlist("x-forwarded-for"),
+                self.settings.trusted_proxy_networks,
+            ),
             persisted=self.persisted,
         )
         request.state.request_id = context.request_id
         if isinstance(request, Request):
             try:
-                context.principal = principal_from_authorization(
+                context.principal = await sessions.authenticate(
                     self.settings, request.headers.get("authorization")
                 )
             except Unauthenticated as error:
                 context.auth_error = error
+            try:
+                await limits.count_request(context.principal, context.client_address)
+            except RateLimited as error:
+                context.auth_error = error
+                response.headers["Retry-After"] = str(error.retry_after)
         return context
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
@@ -124,9 +185,15 @@ class AnfuGraphQL(GraphQLOverHTTP):
         params = getattr(context, "connection_params", None) or {}
         header = _authorization_param(params)
         try:
-            context.principal = principal_from_authorization(self.settings, header)
-        except Unauthenticated:
+            context.principal = await sessions.authenticate(self.settings, header)
+            await limits.count_request(context.principal, context.client_address)
+        except (Unauthenticated, RateLimited):
             raise ConnectionRejectionError() from None
+        user_id = context.principal.user_id
+        if user_id is not None:
+            if not limits.websockets.take(user_id, self.settings.websockets_per_user):
+                raise TooManyConnections
+            context.request.state.websocket_slot = user_id
         return None
 
     async def process_result(

@@ -7,6 +7,7 @@ cache); DATABASE_URL and CACHE_URL switch to PostgreSQL and Redis.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import re
 from typing import Any, Literal
@@ -14,6 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIN_JWT_SECRET_BYTES = 32
 # Used only in development so that `make run` works without configuration.
@@ -36,8 +39,9 @@ class Settings(BaseSettings):
     cache_url: str = "memory://"
     anfu_env: Literal["development", "production"] = "development"
     anfu_jwt_secret: str = ""
-    # Addresses of proxies whose X-Forwarded-For is trusted ("*" behind a private load balancer).
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed; none
+    # by default. Behind them the client is the nearest address that is not one of them.
+    trusted_proxies: str = ""
     db_pool_min: int = 2
     db_pool_max: int = 20
 
@@ -49,6 +53,25 @@ class Settings(BaseSettings):
     login_failures_per_phone: int = 5
     login_failures_per_address: int = 30
     login_window_seconds: int = 15 * 60
+    # Rate limits (services/limits.py): registrations (consumer or merchant) per client address,
+    # redemption codes issued per user, and GraphQL requests per signed-in user and per address
+    # of anonymous callers, each within its window.
+    registrations_per_address: int = Field(default=10, ge=1)
+    registration_window_seconds: int = Field(default=60 * 60, ge=1)
+    redemption_codes_per_user: int = Field(default=30, ge=1)
+    redemption_code_window_seconds: int = Field(default=10 * 60, ge=1)
+    requests_per_user: int = Field(default=600, ge=1)
+    requests_per_address: int = Field(default=300, ge=1)
+    request_window_seconds: int = Field(default=60, ge=1)
+    # A token's user and session are looked up in the database at most this often per process;
+    # revocations reach every process at once through the shared cache.
+    session_recheck_seconds: float = Field(default=60, ge=0)
+    # Live subscriptions: WebSocket connections one user may hold open per server process,
+    # subscriptions per connection, and events waiting for one subscriber before the oldest
+    # is dropped.
+    websockets_per_user: int = Field(default=5, ge=1)
+    subscriptions_per_connection: int = Field(default=20, ge=1)
+    subscriber_queue_size: int = Field(default=256, ge=1)
 
     # What one operation may ask for (schema/limits.py); over any of them it is refused with
     # QUERY_TOO_COMPLEX before it runs. Cost: about 1 per object or value, each list weighted by
@@ -139,6 +162,27 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError("ANFU_DISTRICTS names a district twice")
         return names
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for entry in value.split(","):
+            if entry.strip():
+                try:
+                    ipaddress.ip_network(entry.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"TRUSTED_PROXIES lists {entry.strip()!r}, not an address or network"
+                    ) from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return tuple(
+            ipaddress.ip_network(entry.strip(), strict=False)
+            for entry in self.trusted_proxies.split(",")
+            if entry.strip()
+        )
 
     @field_validator("cors_origins")
     @classmethod

@@ -16,6 +16,8 @@ class Principal:
     role: Role | None = None
     merchant_id: int | None = None
     store_id: int | None = None
+    # The session (refresh-token family) the access token belongs to.
+    session_id: str | None = None
 
     @property
     def is_anonymous(self) -> bool:

@@ -50,9 +50,8 @@ def serve(
         log_level=settings.log_level.lower(),
         # A WebSocket message is bounded like a request body (MAX_BODY_BYTES).
         ws_max_size=settings.max_body_bytes,
-        # Behind a load balancer: trust its X-Forwarded-For so rate limits see real clients.
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # The app reads X-Forwarded-For itself, from TRUSTED_PROXIES only (services/limits.py).
+        proxy_headers=False,
     )
 
 
@@ -115,6 +114,31 @@ def create_regulator(
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"created regulator {name} ({phone}), user {user_id}")
+
+
+@app.command("deactivate-user")
+def deactivate_user(
+    phone: Annotated[str, typer.Option(help="The account's phone number")],
+) -> None:
+    """Deactivate an account: it signs in no more, and its sessions and access tokens end now
+    on every server (through the shared cache of CACHE_URL)."""
+    from models import User
+    from services import accounts, cache
+
+    async def deactivate() -> bool | None:
+        try:
+            user = await User.get_or_none(phone=phone.strip())
+            return None if user is None else await accounts.deactivate_user(user.id)
+        finally:
+            await cache.close_cache()
+
+    changed = run_with_database(deactivate)
+    if changed is None:
+        typer.echo(f"error: no account with phone {phone}", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"deactivated {phone}" if changed else f"{phone} was already inactive; sessions ended"
+    )
 
 
 @app.command("import-registry")

@@ -25,9 +25,12 @@ async def me(info: Info) -> User | None:
     return User.of(row) if row else None
 
 
-async def register_consumer(input: RegisterConsumerInput) -> AuthPayload:
+async def register_consumer(info: Info, input: RegisterConsumerInput) -> AuthPayload:
     session = await accounts.register_consumer(
-        phone=input.phone, password=input.password, display_name=input.display_name
+        phone=input.phone,
+        password=input.password,
+        display_name=input.display_name,
+        client_address=info.context.client_address,
     )
     return session_payload(session)
 

@@ -23,6 +23,7 @@ from schema.limits import HeavyLane, Limits, OperationLimits
 from schema.persisted import PersistedQueries
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
+from schema.text import TextInput
 
 
 class AnfuSchema(strawberry.Schema):
@@ -75,6 +76,8 @@ def extensions(production: bool, limits: Limits) -> list[Callable[[], SchemaExte
         lambda: OperationLimits(limits, lane),
         *(validation if production else []),
         ErrorCodes,
+        # After ErrorCodes: a refused token is answered before the text is looked at.
+        TextInput,
     ]
 
 

@@ -17,6 +17,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
+from tortoise.exceptions import ValidationError
 
 from services.errors import DomainError, ErrorCode
 
@@ -35,7 +36,11 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = original.original_error
     if isinstance(original, DomainError):
         message = original.message if error.path else _input_message(error, original)
-        return _with_code(error, original.code, message)
+        return _with_code(error, original.code, message, original.extensions())
+    if isinstance(original, ValidationError):
+        # The ORM refused a value for a column before any SQL ran: longer than a bounded
+        # column (a lookup by an over-long code, a name too long to store) or out of its range.
+        return _with_code(error, ErrorCode.BAD_USER_INPUT, _validation_message(original))
     if isinstance(error, GraphQLSyntaxError):
         return _with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED)
     if not error.path:
@@ -103,19 +108,47 @@ def _input_message(error: GraphQLError, original: DomainError) -> str:
     return f"{head}: {original.message}"
 
 
-def _with_code(error: GraphQLError, code: ErrorCode, message: str | None = None) -> GraphQLError:
+_TOO_LONG = re.compile(r"Length of .* (\d+) > (\d+)$", re.DOTALL)
+
+
+def _validation_message(error: ValidationError) -> str:
+    too_long = _TOO_LONG.search(str(error))
+    if too_long:
+        return f"A text value is too long here: at most {too_long.group(2)} characters"
+    return "A value is outside the range this field can hold"
+
+
+def _with_code(
+    error: GraphQLError,
+    code: ErrorCode,
+    message: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> GraphQLError:
     return GraphQLError(
         message if message is not None else error.message,
         nodes=error.nodes,
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={**(error.extensions or {}), "code": code.value},
+        extensions={**(error.extensions or {}), **(extra or {}), "code": code.value},
     )
 
 
 def classify_all(errors: list[GraphQLError] | None, request_id: str | None) -> list[GraphQLError]:
     return [classify(error, request_id) for error in errors or []]
+
+
+def _hint_retry_after(response: Any, errors: list[GraphQLError]) -> None:
+    """A rate-limited HTTP answer says when to come back in Retry-After too."""
+    waits: list[int] = [
+        wait
+        for error in errors
+        if (error.extensions or {}).get("code") == ErrorCode.RATE_LIMITED.value
+        and isinstance(wait := (error.extensions or {}).get("retryAfter"), int)
+    ]
+    headers = getattr(response, "headers", None)
+    if waits and headers is not None:
+        headers["Retry-After"] = str(max(waits))
 
 
 class ErrorCodes(SchemaExtension):
@@ -135,8 +168,9 @@ class ErrorCodes(SchemaExtension):
         yield
         result = self.execution_context.result
         if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
-            request_id = getattr(self.execution_context.context, "request_id", None)
-            result.errors = classify_all(result.errors, request_id)
+            context = self.execution_context.context
+            result.errors = classify_all(result.errors, getattr(context, "request_id", None))
+            _hint_retry_after(getattr(context, "response", None), result.errors)
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         """Each event of a subscription, before it goes out over the WebSocket."""

@@ -181,8 +181,8 @@ class CoreQuery:
 @strawberry.type
 class CoreMutation:
     @strawberry.mutation
-    async def register_consumer(self, input: RegisterConsumerInput) -> AuthPayload:
-        return await accounts.register_consumer(input)
+    async def register_consumer(self, info: Info, input: RegisterConsumerInput) -> AuthPayload:
+        return await accounts.register_consumer(info, input)
 
     @strawberry.mutation
     async def login(self, info: Info, phone: str, password: str) -> AuthPayload:

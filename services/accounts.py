@@ -1,4 +1,8 @@
-"""Accounts and sessions: registration, login, refresh-token rotation, logout."""
+"""Accounts and sessions: registration, login, refresh-token rotation, logout, deactivation.
+
+A session is a refresh-token family; its access tokens name it (`sid`), so that ending it
+(logout, a reused refresh token, deactivation) ends them at once (auth/sessions.py).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,11 @@ from datetime import datetime, timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from auth import passwords, tokens
+from auth import passwords, sessions, tokens
 from models import RefreshToken, User
 from models.enums import USER_ROLES, Role
-from services import cache, clock
-from services.errors import BadInput, RateLimited, Unauthenticated
+from services import clock, limits
+from services.errors import BadInput, Unauthenticated
 from settings import get_settings
 
 PHONE_PATTERN = re.compile(r"1[3-9][0-9]{9}")
@@ -115,8 +119,11 @@ async def create_user(
     )
 
 
-async def register_consumer(*, phone: str, password: str, display_name: str) -> Session:
+async def register_consumer(
+    *, phone: str, password: str, display_name: str, client_address: str | None = None
+) -> Session:
     """A consumer account and its first session, both or neither."""
+    await limits.count_registration(client_address)
     account = await prepare_account(phone=phone, password=password, display_name=display_name)
     async with in_transaction():
         user = await insert_user(account, role=Role.CONSUMER)
@@ -127,6 +134,20 @@ async def login(*, phone: str, password: str, client_address: str | None) -> Ses
     """One message for a wrong phone or a wrong password; failures are rate limited."""
     phone = phone.strip()
     attempts = await _count_attempt(phone, client_address)
+    try:
+        user = await _user_with_password(phone, password)
+    except Unauthenticated:
+        raise  # a wrong phone or password: the attempt counts
+    except BaseException:
+        # A fault of ours (the database is down...) is no failed login.
+        await limits.take_back(attempts)
+        raise
+    # Only failures count: take this attempt back.
+    await limits.take_back(attempts)
+    return await start_session(user)
+
+
+async def _user_with_password(phone: str, password: str) -> User:
     user = None
     if PHONE_PATTERN.fullmatch(phone) and len(password) <= passwords.MAX_PASSWORD_LENGTH:
         user = await User.get_or_none(phone=phone)
@@ -138,9 +159,7 @@ async def login(*, phone: str, password: str, client_address: str | None) -> Ses
         raise Unauthenticated(WRONG_CREDENTIALS)
     if not await passwords.verify_password_async(user.password_hash, password):
         raise Unauthenticated(WRONG_CREDENTIALS)
-    # Only failures count: take this attempt back.
-    await _forget_attempt(attempts)
-    return await start_session(user)
+    return user
 
 
 def _attempt_keys(phone: str, client_address: str | None) -> list[tuple[str, int]]:
@@ -157,31 +176,36 @@ def _attempt_keys(phone: str, client_address: str | None) -> list[tuple[str, int
     return keys
 
 
-async def _count_attempt(phone: str, client_address: str | None) -> list[str]:
+async def _count_attempt(phone: str, client_address: str | None) -> list[limits.Count]:
     """Count the attempt before checking the password, so that concurrent guesses cannot
     all slip under the limit; RATE_LIMITED once a phone or an address has used its share."""
     window = get_settings().login_window_seconds
-    keys = _attempt_keys(phone, client_address)
-    counts = [await cache.hit(key, window) for key, _limit in keys]
-    if any(count > limit for count, (_key, limit) in zip(counts, keys, strict=True)):
-        raise RateLimited("Too many failed logins; wait a few minutes and try again")
-    return [key for key, _limit in keys]
-
-
-async def _forget_attempt(keys: list[str]) -> None:
-    for key in keys:
-        # A counter that expired meanwhile comes back as -1 without a TTL: drop it.
-        if await cache.cache().increment(key, -1) <= 0:
-            await cache.cache().delete(key)
+    counts: list[limits.Count] = []
+    try:
+        for key, allowed in _attempt_keys(phone, client_address):
+            counts.append(
+                await limits.limit(
+                    key,
+                    allowed,
+                    window,
+                    "Too many failed logins; wait a few minutes and try again",
+                )
+            )
+    except BaseException:
+        await limits.take_back(counts)
+        raise
+    return counts
 
 
 async def start_session(user: User, family: str | None = None) -> Session:
     """Issue an access token and a new refresh token (in `family` when rotating)."""
     settings = get_settings()
+    family = family or str(uuid.uuid4())
     access = tokens.issue_access_token(
         settings,
         user_id=user.id,
         role=user.role,
+        session_id=family,
         merchant_id=user.merchant_id,
         store_id=user.store_id,
     )
@@ -190,7 +214,7 @@ async def start_session(user: User, family: str | None = None) -> Session:
     await RefreshToken.create(
         user_id=user.id,
         token_hash=tokens.hash_refresh_token(refresh),
-        family=family or str(uuid.uuid4()),
+        family=family,
         created_at=now,
         expires_at=now + timedelta(days=settings.refresh_token_days),
     )
@@ -218,17 +242,20 @@ async def refresh_session(refresh_token: str) -> Session:
     if spent != 1:
         await revoke_family(stored.family)
         raise Unauthenticated("The refresh token was already used; the session is revoked")
-    user = await User.get(id=stored.user_id)
-    if not user.is_active:
+    user = await User.get_or_none(id=stored.user_id)
+    if user is None or not user.is_active:
         await revoke_family(stored.family)
         raise Unauthenticated("The session has ended; log in again")
     return await start_session(user, family=stored.family)
 
 
 async def revoke_family(family: str) -> int:
-    return await RefreshToken.filter(family=family, revoked_at__isnull=True).update(
+    """End a session: its refresh tokens, and its access tokens at once."""
+    revoked = await RefreshToken.filter(family=family, revoked_at__isnull=True).update(
         revoked_at=clock.now()
     )
+    await sessions.revoke_session(family)
+    return revoked
 
 
 async def logout(refresh_token: str) -> bool:
@@ -237,3 +264,14 @@ async def logout(refresh_token: str) -> bool:
     if stored is None:
         return False
     return await revoke_family(stored.family) > 0
+
+
+async def deactivate_user(user_id: int) -> bool:
+    """The account signs in no more and every session it has ends now; False when it was
+    already inactive (its sessions are ended again all the same)."""
+    changed = await User.filter(id=user_id, is_active=True).update(is_active=False)
+    await RefreshToken.filter(user_id=user_id, revoked_at__isnull=True).update(
+        revoked_at=clock.now()
+    )
+    await sessions.revoke_user(user_id)
+    return changed == 1

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from aiocache import Cache
+from aiocache import Cache, RedisCache
 from aiocache.base import BaseCache
 from aiocache.serializers import JsonSerializer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _cache: BaseCache | None = None
 NAMESPACE = "anfu"
@@ -51,10 +59,42 @@ async def close_cache() -> None:
         _cache = None
 
 
-async def hit(key: str, window_seconds: int) -> int:
-    """Count one event under `key` in a fixed window; returns the count so far."""
-    store = cache()
-    count = await store.increment(key)
-    if count == 1:
-        await store.expire(key, window_seconds)
-    return int(count)
+class CacheUnavailable(Exception):
+    """The shared cache did not answer (down, or slower than TIMEOUT_SECONDS)."""
+
+
+# An answer slower than this counts as no answer: a request waits for the cache only so long.
+TIMEOUT_SECONDS = 0.5
+# After a failure the cache is left alone this long, so that an outage costs each request
+# nothing instead of a timeout.
+RETRY_AFTER_FAILURE_SECONDS = 5.0
+_down_until = 0.0
+
+
+async def shared(operation: Callable[[BaseCache], Awaitable[T]]) -> T:
+    """Run `operation` on the shared cache, or raise CacheUnavailable while it is down."""
+    global _down_until
+    if time.monotonic() < _down_until:
+        raise CacheUnavailable("the shared cache failed a moment ago")
+    try:
+        async with asyncio.timeout(TIMEOUT_SECONDS):
+            return await operation(cache())
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        _down_until = time.monotonic() + RETRY_AFTER_FAILURE_SECONDS
+        log.warning("shared cache unavailable (%s); using fallbacks for a while", error)
+        raise CacheUnavailable(str(error)) from error
+
+
+def mark_up() -> None:
+    """Forget an earlier failure (tests that bring the cache back)."""
+    global _down_until
+    _down_until = 0.0
+
+
+def redis_client(store: BaseCache) -> Any | None:
+    """The redis-py client behind a Redis cache (for commands aiocache lacks), else None."""
+    if isinstance(store, RedisCache):
+        return store.client
+    return None

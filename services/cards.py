@@ -36,7 +36,7 @@ from models.enums import (
     TransferKind,
 )
 from models.ledger import Transfer
-from services import clock, events, idempotency, ledger, payments, risk
+from services import clock, events, idempotency, ledger, limits, payments, risk
 from services.aggregates import total
 from services.custody import (
     cash_value_after_redemption,
@@ -347,6 +347,7 @@ async def issue_redemption_code(*, user_id: int, card_id: int) -> IssuedCode:
     _check_card_usable(card)
     if card.balance_fen <= 0:
         raise InsufficientBalance("The card has no balance left")
+    await limits.count_redemption_code(user_id)
     code = "".join(str(secrets.randbelow(10)) for _ in range(18))
     now = clock.now()
     expires_at = now + timedelta(seconds=get_settings().redemption_code_ttl_seconds)

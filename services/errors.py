@@ -43,6 +43,10 @@ class DomainError(Exception):
             self.code = code
         self.details = details
 
+    def extensions(self) -> dict[str, Any]:
+        """What the API adds to `extensions` beside the code."""
+        return {}
+
 
 class BadInput(DomainError):
     code = ErrorCode.BAD_USER_INPUT
@@ -65,4 +69,13 @@ class InvalidState(DomainError):
 
 
 class RateLimited(DomainError):
+    """Over a rate limit; `retry_after` seconds until the window ends."""
+
     code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = max(1, int(retry_after))
+
+    def extensions(self) -> dict[str, Any]:
+        return {"retryAfter": self.retry_after}

@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 
 from models import Category, Merchant, RegistryRecord, Store, User
 from models.enums import MerchantStatus, Role, StoreStatus
-from services import accounts, audit, clock, credit_scores
+from services import accounts, audit, clock, credit_scores, limits
 from services.credit_code import problem_with
 from services.errors import BadInput, InvalidState, NotFound
 from settings import get_settings
@@ -166,6 +166,7 @@ async def register_merchant(
     application: Application, *, client_address: str | None = None
 ) -> Registration:
     """Create the owner's account, the application and its stores; nothing when input is bad."""
+    await limits.count_registration(client_address)
     credit_code = application.credit_code.strip().upper()
     problem = problem_with(credit_code)
     if problem:

@@ -26,6 +26,16 @@ from server import create_app
 from services import background, cache, clock, events
 from settings import Settings, get_settings, orm_url, tortoise_config
 
+# The suite sends thousands of requests from one address and one user; the rate-limit tests
+# set small limits of their own (tests/test_rate_limits.py). Login failures keep the defaults.
+for _name in (
+    "REQUESTS_PER_USER",
+    "REQUESTS_PER_ADDRESS",
+    "REGISTRATIONS_PER_ADDRESS",
+    "REDEMPTION_CODES_PER_USER",
+):
+    os.environ.setdefault(_name, "1000000")
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 BACKEND = "postgres" if TEST_DATABASE_URL else "sqlite"
@@ -94,7 +104,11 @@ async def database() -> AsyncIterator[str]:
         test_cache = cache.build_cache(TEST_REDIS_URL)
         test_cache.namespace = namespace
         cache.use_cache(test_cache)
-        events.use_bus(events.RedisBus(TEST_REDIS_URL, prefix=f"{namespace}:events:"))
+        events.use_bus(
+            events.RedisBus(
+                TEST_REDIS_URL, prefix=f"{namespace}:events:", name=f"{namespace}-events"
+            )
+        )
     try:
         yield db_url
     finally:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import random
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +16,7 @@ import httpx
 from auth import passwords, tokens
 from models import Card, CardProduct, CardProductStore, Merchant, Store, Transfer, User
 from models.enums import CardProductStatus, MerchantStatus, Role, StoreStatus
-from services import cards, ledger
+from services import cache, cards, ledger
 from services.credit_code import with_check_character
 from settings import get_settings
 
@@ -70,11 +72,13 @@ def password_hash() -> str:
     return passwords.hash_password(PASSWORD)
 
 
-def token_for(user: User) -> str:
+def token_for(user: User, session_id: str | None = None) -> str:
+    """An access token for `user`, in a session of its own unless one is named."""
     return tokens.issue_access_token(
         get_settings(),
         user_id=user.id,
         role=user.role,
+        session_id=session_id or str(uuid.uuid4()),
         merchant_id=user.merchant_id,
         store_id=user.store_id,
     ).token
@@ -203,3 +207,18 @@ async def money_of(world: MerchantWorld) -> tuple[Any, ...]:
 async def assert_ledger_clean() -> None:
     report = await ledger.verify_ledger()
     assert report.problems == []
+
+
+@contextlib.asynccontextmanager
+async def cache_outage() -> AsyncIterator[None]:
+    """The shared cache is down (a Redis nobody answers at) while the block runs."""
+    original = cache.cache()
+    dead = cache.build_cache("redis://127.0.0.1:1/0")
+    cache.use_cache(dead)
+    cache.mark_up()
+    try:
+        yield
+    finally:
+        cache.use_cache(original)
+        cache.mark_up()
+        await dead.close()

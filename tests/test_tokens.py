@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": "1",
+        "sid": str(uuid.uuid4()),
         "role": "CONSUMER",
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
@@ -95,6 +97,10 @@ BAD_TOKENS: dict[str, Callable[[], str]] = {
     "lowercase-role": lambda: _sign(_claims(role="consumer")),
     "system-role": lambda: _sign(_claims(role="SYSTEM")),
     "missing-sub": lambda: _sign(_claims(sub=...)),
+    "missing-sid": lambda: _sign(_claims(sid=...)),
+    "sid-not-a-string": lambda: _sign(_claims(sid=42)),
+    "sid-too-long": lambda: _sign(_claims(sid="a" * 37)),
+    "sid-with-other-characters": lambda: _sign(_claims(sid="a b")),
     "missing-exp": lambda: _sign(_claims(exp=...)),
     "missing-iat": lambda: _sign(_claims(iat=...)),
     "missing-role": lambda: _sign(_claims(role=...)),
@@ -206,14 +212,15 @@ async def test_a_token_expires_by_the_servers_clock(client, frozen_clock, settin
     assert "expired" in result["errors"][0]["message"]
 
 
-async def test_a_token_of_a_deleted_user_reads_as_nobody(client):
+async def test_a_token_of_a_deleted_user_is_unauthenticated(client):
     user = await make_user()
     token = token_for(user)
     await user.delete()
 
     result = await _post(client, ME, {}, f"Bearer {token}")
 
-    assert data_of(result)["me"] is None
+    assert result["data"] is None
+    assert codes(result) == ["UNAUTHENTICATED"]
 
 
 # decode_access_token
@@ -221,8 +228,9 @@ async def test_a_token_of_a_deleted_user_reads_as_nobody(client):
 
 def test_decode_returns_the_principal_the_token_was_issued_for():
     settings = get_settings()
+    session = str(uuid.uuid4())
     token = issue_access_token(
-        settings, user_id=42, role=Role.MERCHANT, merchant_id=7, store_id=9
+        settings, user_id=42, role=Role.MERCHANT, session_id=session, merchant_id=7, store_id=9
     ).token
 
     principal = decode_access_token(settings, token)
@@ -231,25 +239,28 @@ def test_decode_returns_the_principal_the_token_was_issued_for():
     assert principal.role is Role.MERCHANT
     assert principal.merchant_id == 7
     assert principal.store_id == 9
+    assert principal.session_id == session
     assert principal.is_merchant
 
 
 def test_an_issued_token_carries_the_documented_claims():
     settings = get_settings()
-    token = issue_access_token(settings, user_id=5, role=Role.CONSUMER).token
+    session = str(uuid.uuid4())
+    token = issue_access_token(settings, user_id=5, role=Role.CONSUMER, session_id=session).token
 
     header = jwt.get_unverified_header(token)
     claims = jwt.decode(token, options={"verify_signature": False})
 
     assert header["alg"] == "HS256"
-    assert set(claims) == {"sub", "role", "iss", "aud", "iat", "exp"}
+    assert set(claims) == {"sub", "sid", "role", "iss", "aud", "iat", "exp"}
     assert claims["sub"] == "5"
+    assert claims["sid"] == session
     assert claims["exp"] - claims["iat"] == settings.access_token_minutes * 60
 
 
 def test_no_token_is_issued_for_the_platform_itself():
     with pytest.raises(ValueError, match="SYSTEM"):
-        issue_access_token(get_settings(), user_id=1, role=Role.SYSTEM)
+        issue_access_token(get_settings(), user_id=1, role=Role.SYSTEM, session_id="s")
 
 
 @pytest.mark.parametrize("name", sorted(BAD_TOKENS))
@@ -264,7 +275,7 @@ def test_decode_refuses_a_token_from_another_deployment():
     # Same claims, same algorithm, but signed for a server configured with another secret.
     settings = get_settings()
     other = settings.model_copy(update={"anfu_jwt_secret": OTHER_SECRET})
-    token = issue_access_token(other, user_id=1, role=Role.CONSUMER).token
+    token = issue_access_token(other, user_id=1, role=Role.CONSUMER, session_id="s").token
 
     with pytest.raises(Unauthenticated):
         decode_access_token(settings, token)
