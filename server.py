@@ -42,6 +42,7 @@ from tortoise import Tortoise, connections
 
 import graphiql
 from auth import sessions
+from auth.tokens import VerifiedToken
 from schema import schema_for
 from schema.context import Context
 from schema.errors import classify_all
@@ -68,12 +69,17 @@ class TooManyConnections(Exception):
 
 
 class AnfuTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws with a user's connections counted and limits that say their code."""
+    """graphql-transport-ws with a user's connections counted, its session watched while it
+    is open, and limits that say their code."""
+
+    session_watch: asyncio.Task[None] | None = None
 
     async def handle(self) -> None:
         try:
             await super().handle()
         finally:
+            if self.session_watch is not None:
+                self.session_watch.cancel()
             user_id = getattr(self.context.request.state, "websocket_slot", None)
             if user_id is not None:
                 self.context.request.state.websocket_slot = None
@@ -85,6 +91,23 @@ class AnfuTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         except TooManyConnections:
             # graphql-ws clients do not reconnect after 4429, so no storm of retries follows.
             await self.websocket.close(code=4429, reason="Too many connections")
+            return
+        token = getattr(self.context.request.state, "websocket_token", None)
+        if self.connection_acknowledged and token is not None and self.session_watch is None:
+            self.session_watch = asyncio.create_task(self._watch_session(token))
+
+    async def _watch_session(self, token: VerifiedToken) -> None:
+        """Close the connection once its session ends (logout, reuse, deactivation)."""
+        settings = self.view.settings  # type: ignore[attr-defined]
+        while True:
+            await asyncio.sleep(settings.websocket_session_check_seconds)
+            try:
+                await sessions.check(token, settings)
+            except Unauthenticated:
+                await self.websocket.close(code=4403, reason="Session ended")
+                return
+            except Exception:
+                log.exception("could not check a WebSocket connection's session")
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection
@@ -185,15 +208,18 @@ class AnfuGraphQL(GraphQLOverHTTP):
         params = getattr(context, "connection_params", None) or {}
         header = _authorization_param(params)
         try:
-            context.principal = await sessions.authenticate(self.settings, header)
+            token = await sessions.authenticate_token(self.settings, header)
+            if token is not None:
+                context.principal = token.principal
             await limits.count_request(context.principal, context.client_address)
         except (Unauthenticated, RateLimited):
             raise ConnectionRejectionError() from None
-        user_id = context.principal.user_id
-        if user_id is not None:
+        if token is not None:
+            user_id = token.principal.require_user()
             if not limits.websockets.take(user_id, self.settings.websockets_per_user):
                 raise TooManyConnections
             context.request.state.websocket_slot = user_id
+            context.request.state.websocket_token = token
         return None
 
     async def process_result(

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # subscriptions per connection, and events waiting for one subscriber before the oldest
     # is dropped.
     websockets_per_user: int = Field(default=5, ge=1)
+    # An open connection's session is looked at again this often: a logout, a reused refresh
+    # token or a deactivation closes it (4403) within this time.
+    websocket_session_check_seconds: float = Field(default=10, gt=0)
     subscriptions_per_connection: int = Field(default=20, ge=1)
     subscriber_queue_size: int = Field(default=256, ge=1)
 

@@ -71,12 +71,19 @@ known = KnownSessions()
 async def authenticate(settings: Settings, header: str | None) -> Principal:
     """Anonymous without a header; else the token's principal if the token is right and its
     session and user still stand (UNAUTHENTICATED otherwise)."""
+    verified = await authenticate_token(settings, header)
+    return ANONYMOUS if verified is None else verified.principal
+
+
+async def authenticate_token(settings: Settings, header: str | None) -> VerifiedToken | None:
+    """The checked token of an Authorization header (None without one), to check again later
+    (a WebSocket connection outlives the moment it was opened)."""
     token = bearer_token(header)
     if token is None:
-        return ANONYMOUS
+        return None
     verified = verify(settings, token)
     await check(verified, settings)
-    return verified.principal
+    return verified
 
 
 async def check(verified: VerifiedToken, settings: Settings) -> None:

@@ -310,3 +310,30 @@ async def test_a_logged_out_token_cannot_open_a_subscription_connection(client, 
     (disconnect,) = disconnects.exceptions
     assert isinstance(disconnect, WebSocketDisconnect)
     assert disconnect.code == 4403
+
+
+async def test_an_open_connection_closes_when_its_session_ends(client, settings, monkeypatch):
+    # Given a consumer's subscription connection, its session looked at every 0.1 s
+    monkeypatch.setattr(settings, "websocket_session_check_seconds", 0.1)
+    session = await _register(client)
+    ws: AsyncWebSocketSession
+    async with _websocket_client(settings) as http:
+        with pytest.raises(ExceptionGroup) as caught:
+            async with aconnect_ws(
+                "http://anfu.test/graphql", http, subprotocols=["graphql-transport-ws"]
+            ) as ws:
+                payload = {"authorization": f"Bearer {session['accessToken']}"}
+                await ws.send_json({"type": "connection_init", "payload": payload})
+                assert (await asyncio.wait_for(ws.receive_json(), 5))["type"] == "connection_ack"
+
+                # When the session logs out over HTTP
+                await gql(client, LOGOUT, {"refreshToken": session["refreshToken"]})
+
+                # Then the server closes the connection
+                await asyncio.wait_for(ws.receive_json(), 5)
+
+    disconnects = caught.value.subgroup(WebSocketDisconnect)
+    assert disconnects is not None
+    (disconnect,) = disconnects.exceptions
+    assert isinstance(disconnect, WebSocketDisconnect)
+    assert disconnect.code == 4403
