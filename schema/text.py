@@ -37,7 +37,9 @@ def text_problem(value: str) -> bool:
 
 def bad_variable(variables: dict[str, Any] | None) -> str | None:
     """Where in the variables the first bad string is (`$input.displayName`), or None."""
-    stack: list[tuple[str, Any]] = [(f"${name}", value) for name, value in (variables or {}).items()]
+    stack: list[tuple[str, Any]] = [
+        (f"${name}", value) for name, value in (variables or {}).items()
+    ]
     while stack:
         path, value = stack.pop()
         if isinstance(value, str):
