@@ -1,8 +1,8 @@
 """Limits on what one operation may ask for, checked before it is parsed and validated.
 
-Before parsing: the document's length and its tokens (comments included, as graphql-core counts
-them), so that no request makes the parser read more than a bounded text. strawberry's
-MaxTokensLimiter stays on as the parser's own stop.
+Before parsing: the document's length, so that no request makes the parser read more than a
+bounded text. While parsing: its tokens, comments included (strawberry's MaxTokensLimiter stops
+graphql-core's parser there, and its syntax error becomes ours).
 
 After parsing, before validation: depth, aliases, directives, repeats and an estimated cost,
 measured in one walk over the document, fragments included: a spread counts as often as it is
@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,7 +217,10 @@ class OperationLimits(SchemaExtension):
         self.lane = lane
         self.cost = 0
 
-    def on_parse(self) -> Iterator[None]:
+    async def on_parse(self) -> AsyncIterator[None]:
+        # Let requests waiting on the database go on before this one reads (and parses) its
+        # text: a flood of requests refused here then delays the others by one step at a time.
+        await asyncio.sleep(0)
         # An error raised here ends the operation with it as the only error.
         query = self.execution_context.query or ""
         limits = self.limits
@@ -229,23 +232,30 @@ class OperationLimits(SchemaExtension):
                 limits.max_query_length,
                 len(query),
             )
-        # A token is at least one character: a short text needs no counting.
-        if len(query) > limits.max_tokens and count_tokens(query, limits.max_tokens) > (
-            limits.max_tokens
-        ):
-            raise too_complex(
-                f"The operation is too complex: its document has more than {limits.max_tokens:,} "
-                "tokens, the limit (setting max_tokens)",
-                "max_tokens",
-                limits.max_tokens,
-                None,
-            )
         yield
+        # The parser stops at max_tokens (MaxTokensLimiter) with a syntax error like any other;
+        # a text over the limit is refused as too complex, whatever else is wrong with it. The
+        # tokens are counted on this path only (a token is at least one character).
+        for error in self.execution_context.pre_execution_errors or []:
+            if (
+                isinstance(error, GraphQLSyntaxError)
+                and len(query) > limits.max_tokens
+                and count_tokens(query, limits.max_tokens) > limits.max_tokens
+            ):
+                # The error strawberry returns is this object: it is relabelled in place.
+                error.message = (
+                    "The operation is too complex: its document has more than "
+                    f"{limits.max_tokens:,} tokens, the limit (setting max_tokens)"
+                )
+                error.extensions = too_complex("", "max_tokens", limits.max_tokens, None).extensions
+                error.locations = error.positions = error.nodes = None
+                error.source = None
 
-    def on_validate(self) -> Iterator[None]:
+    async def on_validate(self) -> AsyncIterator[None]:
         execution = self.execution_context
         document = execution.graphql_document
         if execution.pre_execution_errors is None and document is not None:
+            await asyncio.sleep(0)  # as before parsing
             schema = execution.schema._schema
             found = measure(schema, document, execution.variables)
             errors = refusals(found, self.limits)

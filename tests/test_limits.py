@@ -282,7 +282,7 @@ async def test_a_field_repeated_a_thousand_times_is_refused(client):
     assert through_fragments["errors"][0]["extensions"]["found"] == 24
 
 
-async def test_tokens_comments_and_length_are_counted_before_parsing(client):
+async def test_tokens_comments_and_length_are_limited(client):
     tokens = await gql(client, TOO_MANY_TOKENS)
     comments = await gql(client, COMMENT_PADDED)
     length = await gql(client, TOO_LONG)
