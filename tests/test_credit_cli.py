@@ -3,7 +3,6 @@ against their own SQLite database, filled through the services."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -12,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ANFU = Path(sys.executable).parent / "anfu"
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.cli_support import PROJECT, environment, run
 
 # Two merchants with cards: one with a clean registry record, one on the abnormal list that
 # keeps 60 % in custody. Prints their ids and the listed one's credit code.
@@ -60,24 +58,6 @@ POPULATE = textwrap.dedent(
     asyncio.run(main())
     """
 )
-
-
-def environment(database: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TEST_")}
-    env.pop("CACHE_URL", None)
-    env["DATABASE_URL"] = f"sqlite://{database}"
-    return env
-
-
-def run(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ANFU), *args],
-        env=environment(database),
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -12,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ANFU = Path(sys.executable).parent / "anfu"
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.cli_support import PROJECT, environment, run
 
 # Runs in a subprocess on the temporary database: real activity through the services.
 POPULATE = textwrap.dedent(
@@ -41,24 +39,6 @@ POPULATE = textwrap.dedent(
     asyncio.run(main())
     """
 )
-
-
-def environment(database: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TEST_")}
-    env.pop("CACHE_URL", None)
-    env["DATABASE_URL"] = f"sqlite://{database}"
-    return env
-
-
-def run(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ANFU), *args],
-        env=environment(database),
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")
