@@ -28,6 +28,7 @@ from tests.support import (
     redeem_fen,
     token_for,
 )
+from tests.ws_support import GRAPHQL_URL, connected
 
 CARD_ACTIVITY = """
 subscription CardActivity {
@@ -45,7 +46,6 @@ mutation PurchaseCard($productId: ID!, $key: String!) {
 }
 """
 
-GRAPHQL_URL = "http://anfu.test/graphql"
 QUIET_SECONDS = 1.0
 _operation_ids = itertools.count(1)
 
@@ -68,19 +68,6 @@ async def subscriber_count() -> int:
     """Subscribers of the card-activity channel in this process (the Redis bus counts one once
     its process listens on Redis, so an event published after that reaches it)."""
     return events.bus().subscribers(events.CARD_ACTIVITY)
-
-
-@contextlib.asynccontextmanager
-async def connected(
-    http: httpx.AsyncClient, token: str | None
-) -> AsyncIterator[AsyncWebSocketSession]:
-    """A graphql-transport-ws connection, acknowledged."""
-    ws: AsyncWebSocketSession
-    async with aconnect_ws(GRAPHQL_URL, http, subprotocols=["graphql-transport-ws"]) as ws:
-        payload = {"authorization": f"Bearer {token}"} if token else {}
-        await ws.send_json({"type": "connection_init", "payload": payload})
-        assert (await asyncio.wait_for(ws.receive_json(), 5))["type"] == "connection_ack"
-        yield ws
 
 
 async def subscribe(ws: AsyncWebSocketSession, *, wait: bool = True) -> str:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from httpx_ws import AsyncWebSocketSession, aconnect_ws
+from httpx_ws import AsyncWebSocketSession
 from httpx_ws.transport import ASGIWebSocketTransport
 
 from auth.principal import Principal
@@ -64,6 +64,7 @@ from tests.support import (
     redeem_fen,
     token_for,
 )
+from tests.ws_support import connected
 
 PURCHASE_CARD = """
 mutation PurchaseCard($productId: ID!, $key: String!) {
@@ -112,7 +113,6 @@ subscription Raised {
 """
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-GRAPHQL_URL = "http://anfu.test/graphql"
 QUIET_SECONDS = 1.0
 _operation_ids = itertools.count(1)
 
@@ -962,18 +962,6 @@ async def websockets(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@contextlib.asynccontextmanager
-async def connected(
-    http: httpx.AsyncClient, user: User | None
-) -> AsyncIterator[AsyncWebSocketSession]:
-    ws: AsyncWebSocketSession
-    async with aconnect_ws(GRAPHQL_URL, http, subprotocols=["graphql-transport-ws"]) as ws:
-        payload = {"authorization": f"Bearer {token_for(user)}"} if user else {}
-        await ws.send_json({"type": "connection_init", "payload": payload})
-        assert (await asyncio.wait_for(ws.receive_json(), 5))["type"] == "connection_ack"
-        yield ws
-
-
 async def subscribe(ws: AsyncWebSocketSession, *, wait: bool = True) -> str:
     before = events.bus().subscribers(events.RISK_ALERTS)
     operation_id = str(next(_operation_ids))
@@ -1016,7 +1004,7 @@ async def test_a_regulator_receives_an_alert_raised_by_another_clients_purchases
         world = await make_merchant()
         item = await product(world, 500_000)
         regulator = await make_user(Role.REGULATOR)
-        async with connected(ws_client, regulator) as ws:
+        async with connected(ws_client, token_for(regulator)) as ws:
             operation_id = await subscribe(ws)
 
             # When a consumer pays 10,000.00 over HTTP
@@ -1043,7 +1031,7 @@ async def test_a_repeat_of_an_open_alert_is_not_announced_again(client, app):
         item = await product(world, 500_000)
         await large_buyer(client, world, item)
         await background.drain()
-        async with connected(ws_client, await make_user(Role.REGULATOR)) as ws:
+        async with connected(ws_client, token_for(await make_user(Role.REGULATOR))) as ws:
             await subscribe(ws)
             await large_buyer(client, world, item)
             await background.drain()
@@ -1060,7 +1048,7 @@ async def test_nobody_but_regulators_may_subscribe_to_alerts(client, app, who, c
         world = await make_merchant()
         item = await product(world, 500_000)
         user = {"consumer": await make_user(), "merchant": world.owner, "anonymous": None}[who]
-        async with connected(ws_client, user) as ws:
+        async with connected(ws_client, token_for(user) if user else None) as ws:
             error = await refused(ws)
             # The merchant's own alert, raised by a consumer's purchases, does not reach them
             await large_buyer(client, world, item)

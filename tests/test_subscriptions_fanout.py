@@ -24,6 +24,7 @@ from services import events, limits
 from settings import Settings
 from tests.conftest import TEST_REDIS_URL
 from tests.support import data_of, gql, make_merchant, make_user, token_for
+from tests.ws_support import GRAPHQL_URL, connected
 
 CARD_ACTIVITY = "subscription CardActivity { cardActivity { id kind card { id } } }"
 PURCHASE_CARD = """
@@ -31,7 +32,6 @@ mutation PurchaseCard($productId: ID!, $key: String!) {
   purchaseCard(productId: $productId, idempotencyKey: $key) { transaction { id } }
 }
 """
-GRAPHQL_URL = "http://anfu.test/graphql"
 _operation_ids = itertools.count(1)
 
 
@@ -41,17 +41,6 @@ async def websockets(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     transport = ASGIWebSocketTransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://anfu.test") as http:
         yield http
-
-
-@contextlib.asynccontextmanager
-async def connected(http: httpx.AsyncClient, token: str) -> AsyncIterator[AsyncWebSocketSession]:
-    ws: AsyncWebSocketSession
-    async with aconnect_ws(GRAPHQL_URL, http, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send_json(
-            {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
-        )
-        assert (await asyncio.wait_for(ws.receive_json(), 5))["type"] == "connection_ack"
-        yield ws
 
 
 async def subscribe(ws: AsyncWebSocketSession) -> str:
