@@ -93,8 +93,9 @@ class Settings(BaseSettings):
     heavy_cost: int = Field(default=2500, ge=1)
     heavy_at_once: int = Field(default=1, ge=1)
     # HTTP (transport/): a larger request body is refused with 413, and an operation still
-    # running after this many seconds is stopped.
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # running after this many seconds is stopped. 128 KiB holds the longest document and the
+    # longest texts an operation takes; every byte more is JSON to decode before any refusal.
+    max_body_bytes: int = Field(default=128 * 1024, ge=1024)
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     # /metrics on the API port; unset: on in development, off in production.
     metrics_enabled: bool | None = Field(default=None, alias="ANFU_METRICS")

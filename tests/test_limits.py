@@ -12,10 +12,13 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
-from graphql import get_introspection_query, parse
+from graphql import Lexer, Source, Token, TokenKind, get_introspection_query, parse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schema import schema
-from schema.limits import HeavyLane, Limits, OperationLimits, count_tokens, measure
+from schema.cost import measure
+from schema.limits import HeavyLane, Limits, OperationLimits, count_tokens
 from server import create_app
 from services.persisted import PROJECT_CLIENTS
 from settings import Settings
@@ -294,11 +297,43 @@ async def test_tokens_comments_and_length_are_limited(client):
     assert length["errors"][0]["extensions"]["found"] == len(TOO_LONG)
 
 
-def test_tokens_are_counted_as_the_parser_counts_them():
+def _lexer_tokens(text: str) -> int:
+    """graphql-core's own count: every token its lexer reads, comments included (advance()
+    skips them, but they stay in the chain of tokens, between <SOF> and <EOF>)."""
+    lexer = Lexer(Source(text))
+    while lexer.advance().kind is not TokenKind.EOF:
+        pass
+    token: Token | None = lexer.token.prev
+    count = 0
+    while token is not None and token.kind is not TokenKind.SOF:
+        count += 1
+        token = token.prev
+    return count
+
+
+_TOKENS = st.sampled_from(
+    [
+        "a", "_x9", "merchant", "first", "...", "!", "$", "&", "(", ")", ":", "=", "@", "[",
+        "]", "{", "}", "|", "0", "-12", "3.5", "1e10", "-2.5E-3", '"s"', '"a \\" b"',
+        '"中文"', '""', '"""block"""', '"""a \\""" "" " b"""', "# note",
+    ]
+)  # fmt: skip
+_BETWEEN = st.sampled_from([" ", ",", "\n", "\t", "\r\n", " , "])
+
+
+@given(st.lists(st.tuples(_TOKENS, _BETWEEN), max_size=40))
+def test_tokens_are_counted_as_the_lexer_counts_them(pieces: list[tuple[str, str]]) -> None:
+    # A comment runs to the end of its line: each piece ends with a line break after one.
+    text = "".join(
+        f"{token}\n" if token.startswith("#") else token + between for token, between in pieces
+    )
+    assert count_tokens(text, 10_000) == _lexer_tokens(text)
+
+
+def test_tokens_are_counted_no_further_than_one_over_the_limit():
     assert count_tokens("{ a b }", 100) == 4
     assert count_tokens("{ a # note\n b }", 100) == 5  # the comment is a token to graphql-core
-    assert count_tokens("{ " + "a " * 50 + "}", 10) == 11  # no further than one over
-    assert count_tokens("{ a ¤ }", 100) == 2  # up to what the lexer cannot read
+    assert count_tokens("{ " + "a " * 50 + "}", 10) == 11
 
 
 async def test_fragments_spread_exponentially_are_measured_once_each_and_refused(client):
@@ -335,7 +370,7 @@ def test_the_limits_are_the_settings_with_designs_defaults():
 
     assert (settings.max_depth, settings.max_aliases, settings.max_tokens) == (12, 15, 2000)
     assert (settings.max_directives, settings.max_cost) == (50, 5000)
-    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.max_body_bytes == 128 * 1024
     assert Settings(MAX_COST=10).max_cost == 10  # type: ignore[call-arg]
 
 
