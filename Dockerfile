@@ -5,6 +5,7 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY auth auth
+COPY core core
 COPY cli cli
 COPY graphiql graphiql
 COPY models models

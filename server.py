@@ -43,13 +43,14 @@ from tortoise import Tortoise, connections
 import graphiql
 from auth import sessions
 from auth.tokens import VerifiedToken
+from core import cache
+from core.errors import ErrorCode, RateLimited, Unauthenticated
 from schema import schema_for
 from schema.context import Context
 from schema.errors import classify_all
 from schema.limits import Limits
 from schema.persisted import names_a_document, with_document_id
-from services import cache, complaints, events, idempotency, limits, risk
-from services.errors import ErrorCode, RateLimited, Unauthenticated
+from services import complaints, events, idempotency, limits, risk
 from services.persisted import policy_from_settings
 from settings import Settings, get_settings
 from transport import access_log

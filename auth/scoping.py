@@ -13,7 +13,7 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from auth.principal import Principal
+from core.principal import Principal
 from models import (
     AuditEntry,
     Card,

@@ -20,12 +20,12 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from auth.principal import ANONYMOUS, Principal
 from auth.tokens import CLOCK_SKEW_SECONDS, INVALID_TOKEN, VerifiedToken, bearer_token
 from auth.tokens import verify_access_token as verify
+from core import cache, clock
+from core.errors import Unauthenticated
+from core.principal import ANONYMOUS, Principal
 from models import RefreshToken, User
-from services import cache, clock
-from services.errors import Unauthenticated
 from settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from typing import Any
 
 import jwt
 
-from auth.principal import ANONYMOUS, Principal
+from core import clock
+from core.errors import Unauthenticated
+from core.principal import ANONYMOUS, Principal
 from models.enums import USER_ROLES, Role
-from services import clock
-from services.errors import Unauthenticated
 from settings import Settings
 
 ALGORITHM = "HS256"
@@ -89,7 +89,7 @@ def verify_access_token(settings: Settings, token: str) -> VerifiedToken:
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            # Times are checked below against services.clock, the clock that issued them.
+            # Times are checked below against core.clock, the clock that issued them.
             options={
                 "require": REQUIRED_CLAIMS,
                 "verify_exp": False,

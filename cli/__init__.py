@@ -98,9 +98,9 @@ def create_regulator(
     name: Annotated[str, typer.Option(help="Display name")],
 ) -> None:
     """Create a regulator account (regulators are never created through the API)."""
+    from core.errors import DomainError
     from models.enums import Role
     from services import accounts
-    from services.errors import DomainError
 
     async def create() -> int:
         user = await accounts.create_user(
@@ -122,8 +122,9 @@ def deactivate_user(
 ) -> None:
     """Deactivate an account: it signs in no more, and its sessions and access tokens end now
     on every server (through the shared cache of CACHE_URL)."""
+    from core import cache
     from models import User
-    from services import accounts, cache
+    from services import accounts
 
     async def deactivate() -> bool | None:
         try:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from auth import scoping
-from auth.principal import Principal
+from core.errors import BadInput, NotFound
+from core.principal import Principal
 from services import credit_scores
-from services.errors import BadInput, NotFound
 
 MAX_MERCHANT_IDS = 500
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auth import scoping
-from auth.principal import Principal
+from core.principal import Principal
 from models import FinancingApplication
 from models.enums import FinancingStatus
 from services import financing

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise.expressions import Q, Subquery
 
 from auth import scoping
+from core.errors import Forbidden, NotFound
 from models import Category as CategoryRow
 from models import RegistryRecord as RegistryRecordRow
 from models import Store as StoreRow
@@ -14,7 +15,6 @@ from schema.context import Info
 from schema.ids import decode_id
 from schema.merchants import Category, Merchant, MerchantFilter, RegistryRecord
 from schema.pagination import Connection, to_connection
-from services.errors import Forbidden, NotFound
 from services.pagination import page_request, paginate
 
 GRADES_BEST_FIRST = [Grade.A, Grade.B, Grade.C, Grade.D]

@@ -8,7 +8,8 @@ from typing import Any
 from tortoise.queryset import QuerySet
 
 from auth import scoping
-from auth.principal import Principal
+from core.errors import BadInput
+from core.principal import Principal
 from models import Announcement as AnnouncementRow
 from schema.accounts import User
 from schema.cards import Card, RefundRequest, Transaction
@@ -21,7 +22,6 @@ from schema.node import Node
 from schema.platform import Announcement
 from schema.risk import RiskAlert
 from schema.supervision import AuditEntry
-from services.errors import BadInput
 
 # Type name -> (what the caller may read of it, how to wrap a row).
 READABLE: dict[str, tuple[Callable[[Principal], QuerySet[Any]], Callable[[Any], Node]]] = {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from core.errors import Forbidden
 from models import Announcement as AnnouncementRow
 from models.enums import AnnouncementKind
 from schema.context import Info
 from schema.pagination import Connection, to_connection
 from schema.platform import Announcement, SupervisionStats
 from services import stats
-from services.errors import Forbidden
 from services.pagination import page_request, paginate
 from settings import get_settings
 

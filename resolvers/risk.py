@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from auth import scoping
-from auth.principal import Principal
+from core.principal import Principal
 from models import RiskAlert
 from models.enums import AlertStatus, RiskAlertKind, RiskLevel
 from services import events

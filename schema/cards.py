@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from auth import scoping
+from core import clock
+from core.errors import Forbidden
 from models import Card as CardRow
 from models import Posting as PostingRow
 from models import RefundRequest as RefundRequestRow
@@ -22,9 +24,7 @@ from schema.merchants import load_merchant
 from schema.node import Node
 from schema.pagination import Connection, to_connection
 from schema.scalars import Money
-from services import clock
 from services.cards import is_expired
-from services.errors import Forbidden
 from services.pagination import page_request, slice_page
 
 if TYPE_CHECKING:

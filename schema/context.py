@@ -9,9 +9,9 @@ from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
-from auth.principal import ANONYMOUS, Principal
+from core.errors import DomainError
+from core.principal import ANONYMOUS, Principal
 from schema.loaders import Loaders
-from services.errors import DomainError
 from services.persisted import PersistedPolicy
 
 

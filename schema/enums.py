@@ -8,6 +8,7 @@ from enum import Enum
 
 import strawberry
 
+from core.errors import ErrorCode
 from models import enums as model_enums
 from models.enums import (
     AlertStatus,
@@ -28,7 +29,6 @@ from models.enums import (
     StoreStatus,
     TransactionKind,
 )
-from services.errors import ErrorCode
 
 strawberry.enum(ErrorCode, description="Every `extensions.code` the server puts on an error.")
 for _value in vars(model_enums).values():

@@ -19,7 +19,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 from tortoise.exceptions import ValidationError
 
-from services.errors import DomainError, ErrorCode
+from core.errors import DomainError, ErrorCode
 
 log = logging.getLogger("anfu.errors")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from services.errors import BadInput, NotFound
+from core.errors import BadInput, NotFound
 
 
 def encode_id(type_name: str, pk: int | str) -> str:

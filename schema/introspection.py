@@ -16,8 +16,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from auth.principal import ANONYMOUS, Principal
-from services.errors import ErrorCode
+from core.errors import ErrorCode
+from core.principal import ANONYMOUS, Principal
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 FORBIDDEN_MESSAGE = "Introspection is open to regulators only"

@@ -35,8 +35,8 @@ from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from core.errors import ErrorCode
 from schema.cost import Measure, measure
-from services.errors import ErrorCode
 
 # Lists of introspection results one path may nest (__schema.types, __Type.fields, __Field.args).
 MAX_INTROSPECTION_LISTS = 3

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from auth import scoping
+from core.errors import Forbidden
 from models import CardProduct as CardProductRow
 from models import Category as CategoryRow
 from models import Merchant as MerchantRow
@@ -28,7 +29,6 @@ from schema.node import Node
 from schema.pagination import Connection, to_connection
 from schema.scalars import Money
 from services.custody import bp_to_ratio
-from services.errors import Forbidden
 from services.ledger import escrow_account, settlement_account
 from services.pagination import page_request, slice_page
 

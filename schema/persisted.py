@@ -20,8 +20,8 @@ from typing import Any
 from graphql import GraphQLError, ValidationRule
 from strawberry.extensions import SchemaExtension
 
-from auth.principal import ANONYMOUS, Principal
-from services.errors import BadInput
+from core.errors import BadInput
+from core.principal import ANONYMOUS, Principal
 from services.persisted import (
     DOCUMENT_ID_PREFIX,
     PersistedPolicy,

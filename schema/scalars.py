@@ -8,7 +8,7 @@ from typing import NewType
 import strawberry
 from graphql import StringValueNode, ValueNode
 
-from services.errors import BadInput
+from core.errors import BadInput
 from services.money import format_money, parse_money
 
 # Dates and times the server accepts: Python's calendar ends at years 1 and 9999, and moving

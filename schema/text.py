@@ -17,7 +17,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from services.errors import BadInput
+from core.errors import BadInput
 
 NUL_OR_SURROGATE = "text may not contain NUL characters or unpaired surrogates"
 

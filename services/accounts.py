@@ -15,10 +15,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from auth import passwords, sessions, tokens
+from core import clock
+from core.errors import BadInput, Unauthenticated
 from models import RefreshToken, User
 from models.enums import USER_ROLES, Role
-from services import clock, limits
-from services.errors import BadInput, Unauthenticated
+from services import limits
 from settings import get_settings
 
 PHONE_PATTERN = re.compile(r"1[3-9][0-9]{9}")

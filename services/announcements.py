@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
+from core import clock
+from core.errors import BadInput
 from models import Announcement
 from models.enums import AnnouncementKind
-from services import audit, clock
-from services.errors import BadInput
+from services import audit
 
 MAX_TITLE = 200
 MAX_BODY = 10_000

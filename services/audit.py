@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import clock
 from models import AuditEntry
-from services import clock
 
 
 async def record(

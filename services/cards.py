@@ -17,6 +17,14 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
+from core import clock
+from core.errors import (
+    DomainError,
+    ErrorCode,
+    Forbidden,
+    InvalidState,
+    NotFound,
+)
 from models import (
     Card,
     CardProduct,
@@ -36,19 +44,12 @@ from models.enums import (
     TransferKind,
 )
 from models.ledger import Transfer
-from services import clock, events, idempotency, ledger, limits, payments, risk
+from services import events, idempotency, ledger, limits, payments, risk
 from services.aggregates import total
 from services.custody import (
     cash_value_after_redemption,
     custody_share,
     face_value_for_payment,
-)
-from services.errors import (
-    DomainError,
-    ErrorCode,
-    Forbidden,
-    InvalidState,
-    NotFound,
 )
 from services.ledger import CardSnapshot, credit, debit
 from services.money import format_money, require_positive

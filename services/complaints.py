@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from auth.principal import Principal
+from core import clock
+from core.errors import BadInput, Forbidden, InvalidState, NotFound
+from core.principal import Principal
 from models import Card, Complaint, ComplaintEvent, Merchant, RefundRequest, Transfer
 from models.enums import (
     CardStatus,
@@ -25,8 +27,7 @@ from models.enums import (
     RiskAlertKind,
     Role,
 )
-from services import audit, clock, credit_scores, events, risk
-from services.errors import BadInput, Forbidden, InvalidState, NotFound
+from services import audit, credit_scores, events, risk
 from services.refunds import refund_card
 from settings import get_settings
 

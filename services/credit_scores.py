@@ -23,9 +23,10 @@ from datetime import datetime
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from core import clock
 from models import CreditFactor, CreditScore, Merchant
 from models.enums import CreditGrade, MerchantStatus
-from services import background, clock, credit, credit_features, escrow
+from services import background, credit, credit_features, escrow
 from services.custody import FULL_CUSTODY_BP
 
 log = logging.getLogger("anfu.credit")

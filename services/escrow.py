@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
+from core import clock
+from core.errors import BadInput, InvalidState, NotFound
 from models import Card, Merchant
 from models.enums import CreditGrade, RiskAlertKind, TransferKind
-from services import audit, clock, ledger, risk
+from services import audit, ledger, risk
 from services.custody import FULL_CUSTODY_BP, MIN_CUSTODY_BP, custody_share, ratio_to_bp
-from services.errors import BadInput, InvalidState, NotFound
 from services.ledger import credit, debit
 
 MAX_REASON_LENGTH = 1000

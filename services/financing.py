@@ -15,12 +15,13 @@ from datetime import timedelta
 from tortoise.transactions import in_transaction
 
 from auth import scoping
-from auth.principal import Principal
+from core import clock
+from core.errors import BadInput, Forbidden, InvalidState, NotFound
+from core.principal import Principal
 from models import Complaint, FinancingApplication, Merchant, User
 from models.enums import CreditGrade, FinancingStatus, MerchantStatus, RiskLevel
-from services import audit, clock, risk
+from services import audit, risk
 from services.complaints import OPEN_STATUSES as OPEN_COMPLAINT_STATUSES
-from services.errors import BadInput, Forbidden, InvalidState, NotFound
 from services.money import format_money, require_positive
 
 QUALIFYING_GRADES = (CreditGrade.A, CreditGrade.B)

@@ -17,9 +17,9 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from core import clock
+from core.errors import BadInput, DomainError, ErrorCode
 from models import IdempotencyRecord, Transfer
-from services import clock
-from services.errors import BadInput, DomainError, ErrorCode
 
 MAX_KEY_LENGTH = 255
 RETENTION = timedelta(hours=24)

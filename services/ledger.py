@@ -17,9 +17,9 @@ from datetime import datetime
 from tortoise.expressions import F
 from tortoise.functions import Sum
 
+from core import clock
 from models import Card, LedgerAccount, Posting, Transfer
 from models.enums import CardStatus, LedgerSide, TransferKind
-from services import clock
 from services.custody import custody_share
 
 CONSUMER_FUNDS = "consumer_funds"

@@ -1,7 +1,7 @@
 """Rate limits, who the client is, and how many live connections each user holds.
 
 Counters live in the shared cache (Redis INCRBY with an expiry, in one MULTI) so that every
-server process counts together. While the cache is down (services/cache.py) they live in the
+server process counts together. While the cache is down (core/cache.py) they live in the
 process instead: each process then allows a full share, but nothing fails because of the
 outage. With the in-process cache (CACHE_URL=memory://) the process is the whole server, and
 the same in-process counters are the shared ones.
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from aiocache.base import BaseCache
 
-from auth.principal import Principal
-from services import cache
-from services.errors import RateLimited
+from core import cache
+from core.errors import RateLimited
+from core.principal import Principal
 from settings import IPNetwork, get_settings
 
 log = logging.getLogger(__name__)

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from tortoise.transactions import in_transaction
 
-from auth.principal import Principal
+from core import clock
+from core.errors import BadInput, Forbidden, InvalidState, NotFound
+from core.principal import Principal
 from models import CardProduct, CardProductStore, Merchant, Store, User
 from models.enums import CardProductStatus, MerchantStatus, RiskAlertKind, Role, StoreStatus
-from services import accounts, clock, risk
-from services.errors import BadInput, Forbidden, InvalidState, NotFound
+from services import accounts, risk
 from services.money import format_money
 from services.onboarding import StoreDraft, clean_store, clean_text
 from settings import get_settings

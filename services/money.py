@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from services.errors import BadInput
+from core.errors import BadInput
 
 # "5.00" is the only form of five yuan: no sign, no exponent, no leading zeros, two decimals.
 # The pattern also matches a sign and any length so that those two get a message of their own.

@@ -21,11 +21,12 @@ from zoneinfo import ZoneInfo
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from core import clock
+from core.errors import BadInput, InvalidState, NotFound
 from models import Category, Merchant, RegistryRecord, Store, User
 from models.enums import MerchantStatus, Role, StoreStatus
-from services import accounts, audit, clock, credit_scores, limits
+from services import accounts, audit, credit_scores, limits
 from services.credit_code import problem_with
-from services.errors import BadInput, InvalidState, NotFound
 from settings import get_settings
 
 OPERATING_STATUS = "存续"

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from services.errors import DomainError, ErrorCode
+from core.errors import DomainError, ErrorCode
 
 
 @dataclass(frozen=True)

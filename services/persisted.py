@@ -43,8 +43,8 @@ from graphql import (
     validate,
 )
 
-from services import cache
-from services.errors import DomainError, ErrorCode
+from core import cache
+from core.errors import DomainError, ErrorCode
 
 if TYPE_CHECKING:
     from settings import Settings

@@ -15,13 +15,14 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from auth.principal import Principal
+from core import clock
+from core.errors import BadInput, Forbidden, InvalidState, NotFound
+from core.principal import Principal
 from models import Card, Merchant, RefundRequest
 from models.enums import CardStatus, MerchantStatus, RefundStatus, TransferKind
 from models.ledger import Transfer
-from services import audit, clock, events, ledger
+from services import audit, events, ledger
 from services.cards import is_expired
-from services.errors import BadInput, Forbidden, InvalidState, NotFound
 from services.ledger import CardSnapshot, credit, debit
 
 MAX_REASON_LENGTH = 1000

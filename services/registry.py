@@ -33,8 +33,8 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from core import clock
 from models import RegistryRecord
-from services import clock
 from services.credit_code import problem_with
 from services.money import MAX_FEN
 

@@ -36,12 +36,13 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from auth import scoping
-from auth.principal import Principal
+from core import clock
+from core.errors import BadInput, InvalidState, NotFound
+from core.principal import Principal
 from models import Merchant, RiskAlert, RiskAlertTransfer, Transfer
 from models.enums import AlertStatus, MerchantStatus, RiskAlertKind, RiskLevel, TransferKind
-from services import audit, background, clock, credit_scores, events, risk_metrics
+from services import audit, background, credit_scores, events, risk_metrics
 from services.custody import FULL_CUSTODY_BP, bp_to_ratio, custody_share
-from services.errors import BadInput, InvalidState, NotFound
 from services.money import format_money
 from services.risk_metrics import (
     SALES_KINDS,

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from tortoise.functions import Count
 
+from core import clock
+from core.errors import BadInput
 from models import Card, Complaint, LedgerAccount, Merchant, RiskAlert, Transfer
 from models.enums import (
     AlertStatus,
@@ -17,9 +19,7 @@ from models.enums import (
     MerchantStatus,
     TransferKind,
 )
-from services import clock
 from services.aggregates import total
-from services.errors import BadInput
 from services.ledger import LIVE_CARD_STATUSES
 
 DEFAULT_DAYS = 30

@@ -13,11 +13,12 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from core import clock
+from core.errors import BadInput, InvalidState, NotFound
 from models import Card, CardProduct, Merchant, RefundRequest, Store
 from models.enums import CardProductStatus, MerchantStatus, RefundStatus, StoreStatus
 from models.ledger import Transfer
-from services import audit, clock, credit_scores, events
-from services.errors import BadInput, InvalidState, NotFound
+from services import audit, credit_scores, events
 from services.ledger import LIVE_CARD_STATUSES
 from services.money import format_money
 from services.refunds import refund_card

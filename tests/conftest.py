@@ -22,8 +22,9 @@ import pytest
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
+from core import cache, clock
 from server import create_app
-from services import background, cache, clock, events
+from services import background, events
 from settings import Settings, get_settings, orm_url, tortoise_config
 
 # The suite sends thousands of requests from one address and one user; the rate-limit tests

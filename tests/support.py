@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 
 from auth import passwords, tokens
+from core import cache
 from models import Card, CardProduct, CardProductStore, Merchant, Store, Transfer, User
 from models.enums import CardProductStatus, MerchantStatus, Role, StoreStatus
-from services import cache, cards, ledger
+from services import cards, ledger
 from services.credit_code import with_check_character
 from settings import get_settings
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from core import clock
 from models import AuditEntry
 from models.enums import MerchantStatus, RefundStatus, Role
 from schema.ids import encode_id
-from services import clock
 from services.refunds import request_refund
 from tests.support import (
     MerchantWorld,

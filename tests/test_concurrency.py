@@ -18,10 +18,11 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from core import clock
 from models import Card, Merchant, RedemptionCode, RefundRequest, Transfer, User
 from models.enums import CardStatus, MerchantStatus, RefundStatus, Role, TransferKind
 from schema.ids import encode_id
-from services import cards, clock, escrow, ledger, payments, refunds
+from services import cards, escrow, ledger, payments, refunds
 from services.money import format_money
 from tests.support import (
     assert_ledger_clean,

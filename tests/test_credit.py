@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from auth.principal import Principal
+from core import clock
+from core.principal import Principal
 from models import Card, CreditFactor, CreditScore, Merchant, RegistryRecord, Transfer, User
 from models.enums import (
     CardStatus,
@@ -30,7 +31,6 @@ from models.enums import (
 from schema.ids import encode_id
 from services import (
     background,
-    clock,
     complaints,
     credit_features,
     credit_scores,

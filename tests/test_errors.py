@@ -11,11 +11,11 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 
+from core.errors import ErrorCode, NotFound
 from models import User
 from schema.context import Context
 from schema.errors import ErrorCodes
 from schema.scalars import SCALARS
-from services.errors import ErrorCode, NotFound
 from tests.support import (
     PASSWORD,
     codes,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from core import clock
 from models import Announcement, Complaint, Merchant, RiskAlert, Store
 from models.enums import (
     AlertStatus,
@@ -25,7 +26,7 @@ from models.enums import (
     Role,
 )
 from schema.ids import encode_id
-from services import cards, clock
+from services import cards
 from tests.support import (
     MerchantWorld,
     buy_card,

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from auth.principal import Principal
+from core import clock
+from core.principal import Principal
 from models import AuditEntry, FinancingApplication, Merchant, RegistryRecord, RiskAlert, User
 from models.enums import (
     AlertStatus,
@@ -24,7 +25,7 @@ from models.enums import (
     Role,
 )
 from schema.ids import decode_id, encode_id
-from services import background, clock, complaints, credit_scores, risk, supervision
+from services import background, complaints, credit_scores, risk, supervision
 from tests.support import (
     MerchantWorld,
     buy_card,

@@ -36,11 +36,11 @@ from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 from schemathesis.graphql import nodes
 
+from core.errors import ErrorCode
 from models.enums import Role
 from schema import schema as graphql_schema
 from schema.ids import encode_id
 from server import create_app
-from services.errors import ErrorCode
 from settings import Settings
 from tests.support import buy_card, make_merchant, make_user, token_for
 

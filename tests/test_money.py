@@ -14,10 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strawberry.schema.config import StrawberryConfig
 
+from core.errors import BadInput
 from schema.context import Context
 from schema.errors import ErrorCodes
 from schema.scalars import SCALARS, Money
-from services.errors import BadInput
 from services.money import MAX_FEN, format_money, parse_money, require_positive
 
 ECHO_VARIABLE = "query Echo($amount: Money!) { echo(amount: $amount) }"

@@ -34,10 +34,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core import clock
 from models import Card, Transfer, User
 from models.enums import Role
 from schema.ids import encode_id
-from services import clock
 from services.ledger import verify_ledger
 from services.money import format_money
 from tests.support import (

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from core import clock
 from models import Merchant, RefreshToken, RegistryRecord, Store, User
 from models.enums import MerchantStatus, Role
 from schema.ids import decode_id, encode_id
-from services import clock
 from services.credit_code import with_check_character
 from services.onboarding import registry_findings
 from settings import HUAIAN_DISTRICTS

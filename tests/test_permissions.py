@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from auth.principal import Principal
+from core.principal import Principal
 from models import (
     Announcement,
     AuditEntry,

@@ -21,10 +21,10 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from typer.testing import CliRunner
 
 from cli import app as cli_app
+from core import cache
 from models.enums import Role
 from schema import schema
 from server import create_app
-from services import cache
 from services.persisted import (
     PROJECT_CLIENTS,
     PROJECT_MANIFEST,

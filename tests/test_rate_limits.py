@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
+from core import cache
 from models import User
 from schema.ids import encode_id
 from server import create_app
-from services import cache, cards, limits
+from services import cards, limits
 from settings import Settings
 from tests.conftest import TEST_REDIS_URL
 from tests.support import (

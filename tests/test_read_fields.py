@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core import clock
 from models import (
     Announcement,
     Card,
@@ -31,7 +32,6 @@ from models.enums import (
 )
 from models.ledger import Transfer
 from schema.ids import encode_id
-from services import clock
 from services.refunds import request_refund
 from settings import get_settings
 from tests.support import (

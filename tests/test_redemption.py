@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from core import clock
 from models import Card, Merchant, Store, User
 from models.enums import CardStatus, MerchantStatus, Role, StoreStatus
 from schema.ids import encode_id
-from services import clock
 from tests.support import (
     assert_ledger_clean,
     buy_card,

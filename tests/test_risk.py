@@ -28,7 +28,7 @@ import pytest
 from httpx_ws import AsyncWebSocketSession
 from httpx_ws.transport import ASGIWebSocketTransport
 
-from auth.principal import Principal
+from core.principal import Principal
 from models import (
     AuditEntry,
     Card,

@@ -16,15 +16,15 @@ import jwt
 import jwt.warnings
 import pytest
 
-from auth.principal import ANONYMOUS
 from auth.tokens import (
     decode_access_token,
     issue_access_token,
     principal_from_authorization,
 )
+from core.errors import Unauthenticated
+from core.principal import ANONYMOUS
 from models import User
 from models.enums import Role
-from services.errors import Unauthenticated
 from settings import get_settings
 from tests.support import PASSWORD, codes, data_of, make_merchant, make_user, new_phone, token_for
 

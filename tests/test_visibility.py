@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from core import clock
 from models import (
     Announcement,
     Card,
@@ -43,7 +44,7 @@ from models.enums import (
 )
 from models.ledger import Transfer
 from schema.ids import encode_id
-from services import background, clock
+from services import background
 from services.refunds import request_refund
 from tests.support import (
     MerchantWorld,

@@ -30,9 +30,9 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from core.errors import ErrorCode
 from schema.context import Context
 from schema.limits import too_complex
-from services.errors import ErrorCode
 from transport.responses import (
     GRAPHQL_RESPONSE_JSON,
     JSON,

@@ -10,9 +10,10 @@ from datetime import timedelta
 
 from cli.demo.texts import ALERT_NOTES
 from cli.demo.world import World, fixed_clock
+from core import clock
 from models import RiskAlert
 from models.enums import AlertStatus
-from services import clock, risk
+from services import risk
 
 SWEEP = 23 * 60  # 23:00 local time, before the nightly scores
 

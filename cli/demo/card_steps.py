@@ -12,9 +12,10 @@ from cli.demo.accounts import ZHOU
 from cli.demo.plan import CardPlan, MerchantPlan, ProductPlan, RefundPlan, StorePlan
 from cli.demo.texts import REFUND_APPROVAL_NOTES, REFUND_REJECTION_NOTES
 from cli.demo.world import World, fixed_clock
+from core import clock
 from models import RefundRequest
 from models.enums import MerchantStatus, RefundStatus
-from services import cards, clock, refunds
+from services import cards, refunds
 from services.custody import cash_value_after_redemption, face_value_for_payment
 from settings import get_settings
 

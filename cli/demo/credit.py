@@ -6,9 +6,10 @@ demo keeps no scoring of its own.
 from __future__ import annotations
 
 from cli.demo.world import World, fixed_clock
+from core import clock
 from models import Merchant
 from models.enums import MerchantStatus
-from services import clock, credit_scores
+from services import credit_scores
 
 NIGHTLY = 23 * 60 + 30  # 23:30 local time
 

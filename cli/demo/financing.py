@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from cli.demo.texts import FINANCING_NOTES, FINANCING_PURPOSES
 from cli.demo.world import World, fixed_clock
+from core import clock
+from core.errors import InvalidState
 from models.enums import CreditGrade, MerchantStatus
-from services import clock, financing
-from services.errors import InvalidState
+from services import financing
 
 DECISIONS = (True, True, True, False, None, None)  # approve, reject, or still waiting
 

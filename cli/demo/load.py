@@ -27,6 +27,7 @@ from cli.demo.financing import write_financing
 from cli.demo.planner import plan_world
 from cli.demo.reference_rows import write_merchants, write_users
 from cli.demo.world import World, fixed_clock
+from core import clock
 from models import (
     Card,
     CardProduct,
@@ -46,7 +47,7 @@ from models.enums import (
     Role,
     TransferKind,
 )
-from services import background, clock
+from services import background
 
 ALREADY_LOADED = "demo data already loaded"
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from auth.principal import Principal
 from cli.demo.accounts import WANG
 from cli.demo.plan import CardPlan, ComplaintPlan, MerchantPlan
+from core.principal import Principal
 from models.enums import Role
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -85,5 +85,5 @@ def hours(rng: random.Random, low: float, high: float) -> timedelta:
 
 
 def fixed_clock(at: datetime) -> Callable[[], datetime]:
-    """A clock for services.clock.set_clock that always says `at`."""
+    """A clock for core.clock.set_clock that always says `at`."""
     return lambda: at
