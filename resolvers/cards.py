@@ -24,7 +24,7 @@ from schema.merchants import EscrowAccount
 from schema.pagination import Connection, to_connection
 from services import cards as card_service
 from services import escrow, events, refunds
-from services.pagination import page_request, paginate
+from services.pagination import newest_first, page_of
 
 
 async def wallet(info: Info) -> Wallet:
@@ -46,22 +46,21 @@ async def transactions(
 ) -> Connection[Transaction]:
     principal = info.context.principal
     principal.require_user()
-    request = page_request(first, after)
-    query = scoping.readable_transactions(principal)
-    if filter is not None:
-        if filter.kind is not None:
-            query = query.filter(kind=filter.kind.value)
-        if filter.merchant_id is not None:
-            query = query.filter(merchant_id=decode_id(filter.merchant_id, "Merchant"))
-        if filter.card_id is not None:
-            query = query.filter(card_id=decode_id(filter.card_id, "Card"))
-        if filter.store_id is not None:
-            query = query.filter(store_id=decode_id(filter.store_id, "Store"))
-        if filter.from_ is not None:
-            query = query.filter(created_at__gte=filter.from_)
-        if filter.to is not None:
-            query = query.filter(created_at__lt=filter.to)
-    page = await paginate(query.order_by("-created_at", "-id"), request)
+    given = filter or TransactionFilter()
+    page = await page_of(
+        scoping.readable_transactions(principal),
+        newest_first("created_at"),
+        first,
+        after,
+        {
+            "kind": given.kind.value if given.kind is not None else None,
+            "merchant_id": decode_id(given.merchant_id, "Merchant") if given.merchant_id else None,
+            "card_id": decode_id(given.card_id, "Card") if given.card_id else None,
+            "store_id": decode_id(given.store_id, "Store") if given.store_id else None,
+            "created_at__gte": given.from_,
+            "created_at__lt": given.to,
+        },
+    )
     return to_connection(page, Transaction.of)
 
 
@@ -70,11 +69,13 @@ async def refund_requests(
 ) -> Connection[RefundRequest]:
     principal = info.context.principal
     principal.require_user()
-    request = page_request(first, after)
-    query = scoping.readable_refund_requests(principal)
-    if status is not None:
-        query = query.filter(status=status)
-    page = await paginate(query.order_by("-requested_at", "-id"), request)
+    page = await page_of(
+        scoping.readable_refund_requests(principal),
+        newest_first("requested_at"),
+        first,
+        after,
+        {"status": status},
+    )
     return to_connection(page, RefundRequest.of)
 
 

@@ -9,7 +9,7 @@ from schema.context import Info
 from schema.ids import decode_id
 from schema.pagination import Connection, to_connection
 from services import complaints as complaint_service
-from services.pagination import page_request, paginate
+from services.pagination import newest_first, page_of
 
 
 async def complaints(
@@ -17,16 +17,18 @@ async def complaints(
 ) -> Connection[Complaint]:
     principal = info.context.principal
     principal.require_user()
-    request = page_request(first, after)
-    query = scoping.readable_complaints(principal)
-    if filter is not None:
-        if filter.merchant_id is not None:
-            query = query.filter(merchant_id=decode_id(filter.merchant_id, "Merchant"))
-        if filter.status is not None:
-            query = query.filter(status=filter.status)
-        if filter.category is not None:
-            query = query.filter(category=filter.category)
-    page = await paginate(query.order_by("-created_at", "-id"), request)
+    given = filter or ComplaintFilter()
+    page = await page_of(
+        scoping.readable_complaints(principal),
+        newest_first("created_at"),
+        first,
+        after,
+        {
+            "merchant_id": decode_id(given.merchant_id, "Merchant") if given.merchant_id else None,
+            "status": given.status,
+            "category": given.category,
+        },
+    )
     return to_connection(page, Complaint.of)
 
 

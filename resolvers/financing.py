@@ -7,17 +7,19 @@ from core.principal import Principal
 from models import FinancingApplication
 from models.enums import FinancingStatus
 from services import financing
-from services.pagination import Page, page_request, paginate
+from services.pagination import Page, newest_first, page_of
 
 
 async def financing_applications(
     principal: Principal, *, status: FinancingStatus | None, first: int | None, after: str | None
 ) -> Page[FinancingApplication]:
-    request = page_request(first, after)
-    query = scoping.readable_financing(principal)
-    if status is not None:
-        query = query.filter(status=status)
-    return await paginate(query.order_by("-created_at", "-id"), request)
+    return await page_of(
+        scoping.readable_financing(principal),
+        newest_first("created_at"),
+        first,
+        after,
+        {"status": status},
+    )
 
 
 async def apply_for_financing(

@@ -15,7 +15,7 @@ from schema.context import Info
 from schema.ids import decode_id
 from schema.merchants import Category, Merchant, MerchantFilter, RegistryRecord
 from schema.pagination import Connection, to_connection
-from services.pagination import page_request, paginate
+from services.pagination import ordered_by, paginate
 
 GRADES_BEST_FIRST = [Grade.A, Grade.B, Grade.C, Grade.D]
 
@@ -27,7 +27,6 @@ async def categories() -> list[Category]:
 async def merchants(
     info: Info, filter: MerchantFilter | None, first: int | None, after: str | None
 ) -> Connection[Merchant]:
-    request = page_request(first, after)
     query = scoping.readable_merchants(info.context.principal)
     order: tuple[str, ...] = ("id",)
     if filter is not None:
@@ -48,7 +47,7 @@ async def merchants(
         if filter.min_grade is not None:
             good_enough = GRADES_BEST_FIRST[: GRADES_BEST_FIRST.index(filter.min_grade) + 1]
             query = query.filter(credit_grade__in=good_enough)
-    page = await paginate(query.order_by(*order), request)
+    page = await paginate(query, ordered_by(*order), first, after)
     for row in page.items:
         info.context.loaders.merchant.prime(row.id, row)
     return to_connection(page, Merchant.of)

@@ -11,18 +11,16 @@ from schema.context import Info
 from schema.pagination import Connection, to_connection
 from schema.platform import Announcement, SupervisionStats
 from services import stats
-from services.pagination import page_request, paginate
+from services.pagination import newest_first, page_of
 from settings import get_settings
 
 
 async def announcements(
     kind: AnnouncementKind | None, first: int | None, after: str | None
 ) -> Connection[Announcement]:
-    request = page_request(first, after)
-    query = AnnouncementRow.all()
-    if kind is not None:
-        query = query.filter(kind=kind)
-    page = await paginate(query.order_by("-pinned", "-published_at", "-id"), request)
+    page = await page_of(
+        AnnouncementRow.all(), newest_first("pinned", "published_at"), first, after, {"kind": kind}
+    )
     return to_connection(page, Announcement.of)
 
 

@@ -10,7 +10,7 @@ from models import RiskAlert
 from models.enums import AlertStatus, RiskAlertKind, RiskLevel
 from services import events
 from services import risk as risk_service
-from services.pagination import Page, page_request, paginate
+from services.pagination import Page, newest_first, page_of
 
 LEVELS_LOW_FIRST = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH]
 
@@ -25,17 +25,16 @@ async def risk_alerts(
     first: int | None,
     after: str | None,
 ) -> Page[RiskAlert]:
-    request = page_request(first, after)
-    query = scoping.readable_risk_alerts(principal)
-    if merchant_id is not None:
-        query = query.filter(merchant_id=merchant_id)
-    if kind is not None:
-        query = query.filter(kind=kind)
-    if status is not None:
-        query = query.filter(status=status)
+    severities = None
     if min_severity is not None:
-        query = query.filter(severity__in=LEVELS_LOW_FIRST[LEVELS_LOW_FIRST.index(min_severity) :])
-    return await paginate(query.order_by("-raised_at", "-id"), request)
+        severities = LEVELS_LOW_FIRST[LEVELS_LOW_FIRST.index(min_severity) :]
+    return await page_of(
+        scoping.readable_risk_alerts(principal),
+        newest_first("raised_at"),
+        first,
+        after,
+        {"merchant_id": merchant_id, "kind": kind, "status": status, "severity__in": severities},
+    )
 
 
 async def update_risk_alert(

@@ -12,7 +12,7 @@ from schema.platform import Announcement, AnnouncementInput
 from schema.scalars import Money
 from schema.supervision import AuditEntry, AuditFilter, MerchantClosureReport
 from services import announcements, supervision
-from services.pagination import page_request, paginate
+from services.pagination import newest_first, page_of
 
 
 async def suspend_merchant(info: Info, merchant_id: str, reason: str) -> Merchant:
@@ -60,18 +60,18 @@ async def audit_trail(
     info: Info, filter: AuditFilter | None, first: int | None, after: str | None
 ) -> Connection[AuditEntry]:
     info.context.principal.require_role(Role.REGULATOR)
-    request = page_request(first, after)
-    query = scoping.readable_audit_entries(info.context.principal)
-    if filter is not None:
-        if filter.merchant_id is not None:
-            query = query.filter(merchant_id=decode_id(filter.merchant_id, "Merchant"))
-        if filter.action:
-            query = query.filter(action=filter.action.strip().upper())
-        if filter.actor_id is not None:
-            query = query.filter(actor_id=decode_id(filter.actor_id, "User"))
-        if filter.from_ is not None:
-            query = query.filter(at__gte=filter.from_)
-        if filter.to is not None:
-            query = query.filter(at__lt=filter.to)
-    page = await paginate(query.order_by("-at", "-id"), request)
+    given = filter or AuditFilter()
+    page = await page_of(
+        scoping.readable_audit_entries(info.context.principal),
+        newest_first("at"),
+        first,
+        after,
+        {
+            "merchant_id": decode_id(given.merchant_id, "Merchant") if given.merchant_id else None,
+            "action": given.action.strip().upper() if given.action else None,
+            "actor_id": decode_id(given.actor_id, "User") if given.actor_id else None,
+            "at__gte": given.from_,
+            "at__lt": given.to,
+        },
+    )
     return to_connection(page, AuditEntry.of)

@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from services.pagination import Page, encode_cursor
+from services.pagination import Page
 
 NodeT = TypeVar("NodeT")
 
@@ -36,14 +36,14 @@ class Connection(Generic[NodeT]):
 def to_connection(page: Page[Any], wrap: Callable[[Any], NodeT]) -> Connection[NodeT]:
     """A connection whose nodes are `wrap(row)` for the rows of `page`."""
     edges = [
-        Edge(node=wrap(row), cursor=encode_cursor(page.offset + index))
-        for index, row in enumerate(page.items)
+        Edge(node=wrap(row), cursor=cursor)
+        for row, cursor in zip(page.items, page.cursors, strict=True)
     ]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next,
-            has_previous_page=page.offset > 0,
+            has_previous_page=page.has_previous,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
