@@ -149,3 +149,9 @@ class FinancingStatus(StrEnum):
     SUBMITTED = "SUBMITTED"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
+
+
+# Cards whose cash is still the consumer's: custody holds it, and a merchant's exposure counts it.
+LIVE_CARD_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.EXPIRED)
+# An alert is open while OPEN or ACKNOWLEDGED; a merchant's risk level counts both.
+OPEN_ALERT_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)

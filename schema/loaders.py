@@ -34,9 +34,7 @@ from models import (
     Transfer,
     User,
 )
-from models.enums import MerchantStatus, RiskLevel
-from services.ledger import LIVE_CARD_STATUSES
-from services.stats import OPEN_ALERT_STATUSES
+from models.enums import LIVE_CARD_STATUSES, OPEN_ALERT_STATUSES, MerchantStatus, RiskLevel
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K", bound=Hashable)

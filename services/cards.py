@@ -36,6 +36,7 @@ from models import (
     User,
 )
 from models.enums import (
+    LIVE_CARD_STATUSES,
     CardProductStatus,
     CardStatus,
     CreditGrade,
@@ -106,9 +107,7 @@ def check_merchant_sells(merchant: Merchant) -> None:
 
 
 async def _live_cash_with_merchant(owner_id: int, merchant_id: int) -> int:
-    live = Card.filter(
-        owner_id=owner_id, merchant_id=merchant_id, status__in=ledger.LIVE_CARD_STATUSES
-    )
+    live = Card.filter(owner_id=owner_id, merchant_id=merchant_id, status__in=LIVE_CARD_STATUSES)
     return await total(live, "cash_value_fen")
 
 

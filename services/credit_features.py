@@ -18,6 +18,7 @@ from tortoise.queryset import QuerySet
 
 from models import Card, CardProduct, Complaint, Merchant, RegistryRecord, RiskAlert, Store
 from models.enums import (
+    LIVE_CARD_STATUSES,
     AlertStatus,
     CardProductStatus,
     CardStatus,
@@ -30,7 +31,6 @@ from models.ledger import Transfer
 from services import onboarding
 from services.credit import COMPLAINT_DEADLINE_DAYS, SETTLING_DAYS, WINDOW_DAYS, CreditFeatures
 from services.custody import FULL_CUSTODY_BP
-from services.ledger import LIVE_CARD_STATUSES
 from settings import get_settings
 
 DAYS_PER_YEAR = 365.25

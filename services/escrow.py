@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
-from core import clock
+from core import clock, text
 from core.errors import BadInput, InvalidState, NotFound
 from models import Card, Merchant
-from models.enums import CreditGrade, RiskAlertKind, TransferKind
+from models.enums import LIVE_CARD_STATUSES, CreditGrade, RiskAlertKind, TransferKind
 from services import audit, ledger, risk
 from services.custody import FULL_CUSTODY_BP, MIN_CUSTODY_BP, custody_share, ratio_to_bp
 from services.ledger import credit, debit
-
-MAX_REASON_LENGTH = 1000
 
 
 def check_ratio(ratio: float) -> int:
@@ -39,9 +37,7 @@ async def set_custody_ratio(
     *, regulator_id: int, merchant_id: int, ratio: float, reason: str
 ) -> Merchant:
     ratio_bp = check_ratio(ratio)
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_REASON_LENGTH:
-        raise BadInput(f"Give a reason of 1 to {MAX_REASON_LENGTH} characters")
+    reason = text.required_reason(reason)
     merchant = await Merchant.get_or_none(id=merchant_id)
     if merchant is None:
         raise NotFound("No such merchant")
@@ -82,7 +78,7 @@ async def apply_ratio(merchant_id: int, ratio_bp: int, *, initiated_by_id: int |
 async def _recustody_cards(merchant_id: int, ratio_bp: int) -> int:
     """Give each live card its share at the new ratio; returns fen moved into custody (or out, < 0)."""
     cards = (
-        await Card.filter(merchant_id=merchant_id, status__in=ledger.LIVE_CARD_STATUSES)
+        await Card.filter(merchant_id=merchant_id, status__in=LIVE_CARD_STATUSES)
         .order_by("id")
         .select_for_update(no_key=True)
     )

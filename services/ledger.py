@@ -19,14 +19,13 @@ from tortoise.functions import Sum
 
 from core import clock
 from models import Card, LedgerAccount, Posting, Transfer
-from models.enums import CardStatus, LedgerSide, TransferKind
+from models.enums import LIVE_CARD_STATUSES, LedgerSide, TransferKind
 from services.custody import custody_share
 
 CONSUMER_FUNDS = "consumer_funds"
 # The outside world keeps no running total: every purchase and refund would queue on its one
 # row. Its balance, when wanted, is the sum of its postings (verify_ledger checks the whole).
 UNTRACKED_ACCOUNTS = frozenset({CONSUMER_FUNDS})
-LIVE_CARD_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.EXPIRED)
 
 
 def escrow_account(merchant_id: int) -> str:

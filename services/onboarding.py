@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core import clock
+from core import clock, text
 from core.errors import BadInput, InvalidState, NotFound
 from models import Category, Merchant, RegistryRecord, Store, User
 from models.enums import MerchantStatus, Role, StoreStatus
@@ -48,7 +48,6 @@ MIN_MONTHS_ESTABLISHED = 6
 MAX_STORES_PER_APPLICATION = 200
 MAX_NAME_LENGTH = 128
 MAX_ADDRESS_LENGTH = 255
-MAX_REASON_LENGTH = 1000
 
 
 @dataclass(frozen=True)
@@ -290,13 +289,11 @@ async def review_merchant(
         raise NotFound("No such merchant")
     if merchant.status is not MerchantStatus.PENDING_REVIEW:
         raise InvalidState(f"The merchant is {merchant.status.value}, not waiting for review")
-    reason = reason.strip() if reason else None
+    reason = text.reason(reason, required=False)
     if not approve and not reason:
         raise BadInput("Say why the application is rejected")
     if approve and not merchant.registry_verified and not reason:
         raise BadInput("Say why an application with registry findings is approved")
-    if reason and len(reason) > MAX_REASON_LENGTH:
-        raise BadInput(f"A reason has at most {MAX_REASON_LENGTH} characters")
     new_status = MerchantStatus.ACTIVE if approve else MerchantStatus.REJECTED
     async with in_transaction():
         claimed = await Merchant.filter(

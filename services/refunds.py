@@ -15,8 +15,8 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from core import clock
-from core.errors import BadInput, Forbidden, InvalidState, NotFound
+from core import clock, text
+from core.errors import Forbidden, InvalidState, NotFound
 from core.principal import Principal
 from models import Card, Merchant, RefundRequest
 from models.enums import CardStatus, MerchantStatus, RefundStatus, TransferKind
@@ -24,8 +24,6 @@ from models.ledger import Transfer
 from services import audit, events, ledger
 from services.cards import is_expired
 from services.ledger import CardSnapshot, credit, debit
-
-MAX_REASON_LENGTH = 1000
 
 
 async def refund_card(
@@ -84,9 +82,7 @@ def approved_without_review(card: Card, merchant: Merchant, now: datetime) -> st
 
 
 async def request_refund(*, user_id: int, card_id: int, reason: str) -> RefundRequest:
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_REASON_LENGTH:
-        raise BadInput(f"Give a reason of 1 to {MAX_REASON_LENGTH} characters")
+    reason = text.required_reason(reason)
     if not await Card.filter(id=card_id, owner_id=user_id).exists():
         raise NotFound("No such card")
     now = clock.now()

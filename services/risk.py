@@ -40,7 +40,14 @@ from core import clock
 from core.errors import BadInput, InvalidState, NotFound
 from core.principal import Principal
 from models import Merchant, RiskAlert, RiskAlertTransfer, Transfer
-from models.enums import AlertStatus, MerchantStatus, RiskAlertKind, RiskLevel, TransferKind
+from models.enums import (
+    OPEN_ALERT_STATUSES,
+    AlertStatus,
+    MerchantStatus,
+    RiskAlertKind,
+    RiskLevel,
+    TransferKind,
+)
 from services import audit, background, credit_scores, events, risk_metrics
 from services.custody import FULL_CUSTODY_BP, bp_to_ratio, custody_share
 from services.money import format_money
@@ -75,7 +82,6 @@ MIN_AVERAGE_WEEK_FEN = 100
 MAX_LINKED_TRANSFERS = 50
 MAX_NOTE_LENGTH = 2000
 
-OPEN_ALERT_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 CLOSED_ALERT_STATUSES = (AlertStatus.RESOLVED, AlertStatus.DISMISSED)
 WATCHED_MERCHANTS = (MerchantStatus.ACTIVE, MerchantStatus.SUSPENDED)
 ALL_KINDS = tuple(RiskAlertKind)

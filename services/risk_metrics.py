@@ -20,6 +20,7 @@ from tortoise.functions import Count, Max, Sum
 
 from models import Card, Complaint, Merchant, RiskAlert, Store, Transfer
 from models.enums import (
+    LIVE_CARD_STATUSES,
     AlertStatus,
     ComplaintStatus,
     RiskAlertKind,
@@ -316,7 +317,7 @@ class Custody:
 async def custody(merchant: Merchant) -> Custody:
     balances = await ledger.account_balances([ledger.escrow_account(merchant.id)])
     liability = await total(
-        Card.filter(merchant_id=merchant.id, status__in=ledger.LIVE_CARD_STATUSES),
+        Card.filter(merchant_id=merchant.id, status__in=LIVE_CARD_STATUSES),
         "cash_value_fen",
     )
     return Custody(
@@ -343,7 +344,7 @@ async def complaint_load(merchant_id: int, window_start: datetime, now: datetime
         .exclude(status__in=UNCOUNTED_COMPLAINTS)
         .count()
     )
-    live = await Card.filter(merchant_id=merchant_id, status__in=ledger.LIVE_CARD_STATUSES).count()
+    live = await Card.filter(merchant_id=merchant_id, status__in=LIVE_CARD_STATUSES).count()
     return ComplaintLoad(complaints, live)
 
 
@@ -375,7 +376,7 @@ async def store_closures(merchant_id: int, window_start: datetime, now: datetime
         closed_at__lte=now,
     ).count()
     owed = await Card.filter(
-        merchant_id=merchant_id, status__in=ledger.LIVE_CARD_STATUSES, balance_fen__gt=0
+        merchant_id=merchant_id, status__in=LIVE_CARD_STATUSES, balance_fen__gt=0
     ).count()
     return StoreClosures(
         closed_in_window=closed_in_window,

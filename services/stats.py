@@ -13,14 +13,14 @@ from core import clock
 from core.errors import BadInput
 from models import Card, Complaint, LedgerAccount, Merchant, RiskAlert, Transfer
 from models.enums import (
-    AlertStatus,
+    LIVE_CARD_STATUSES,
+    OPEN_ALERT_STATUSES,
     CardStatus,
     ComplaintStatus,
     MerchantStatus,
     TransferKind,
 )
 from services.aggregates import total
-from services.ledger import LIVE_CARD_STATUSES
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -29,7 +29,6 @@ OPEN_COMPLAINT_STATUSES = (
     ComplaintStatus.MERCHANT_RESPONDED,
     ComplaintStatus.UNDER_MEDIATION,
 )
-OPEN_ALERT_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 
 
 @dataclass

@@ -13,17 +13,20 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from core import clock
-from core.errors import BadInput, InvalidState, NotFound
+from core import clock, text
+from core.errors import InvalidState, NotFound
 from models import Card, CardProduct, Merchant, RefundRequest, Store
-from models.enums import CardProductStatus, MerchantStatus, RefundStatus, StoreStatus
+from models.enums import (
+    LIVE_CARD_STATUSES,
+    CardProductStatus,
+    MerchantStatus,
+    RefundStatus,
+    StoreStatus,
+)
 from models.ledger import Transfer
 from services import audit, credit_scores, events
-from services.ledger import LIVE_CARD_STATUSES
 from services.money import format_money
 from services.refunds import refund_card
-
-MAX_REASON_LENGTH = 1000
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,6 @@ class ClosureReport:
     shortfall_fen: int
 
 
-def _reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_REASON_LENGTH:
-        raise BadInput(f"Give a reason of 1 to {MAX_REASON_LENGTH} characters")
-    return reason
-
-
 async def _change_status(
     regulator_id: int,
     merchant_id: int,
@@ -51,7 +47,7 @@ async def _change_status(
     to: MerchantStatus,
     action: str,
 ) -> Merchant:
-    reason = _reason(reason)
+    reason = text.required_reason(reason)
     merchant = await Merchant.get_or_none(id=merchant_id)
     if merchant is None:
         raise NotFound("No such merchant")
@@ -99,7 +95,7 @@ async def reinstate_merchant(*, regulator_id: int, merchant_id: int, reason: str
 
 async def close_merchant(*, regulator_id: int, merchant_id: int, reason: str) -> ClosureReport:
     """Close for good and refund every live card in one transaction."""
-    reason = _reason(reason)
+    reason = text.required_reason(reason)
     merchant = await Merchant.get_or_none(id=merchant_id)
     if merchant is None:
         raise NotFound("No such merchant")

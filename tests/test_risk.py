@@ -40,6 +40,7 @@ from models import (
     User,
 )
 from models.enums import (
+    OPEN_ALERT_STATUSES,
     AlertStatus,
     CardProductStatus,
     ComplaintCategory,
@@ -714,7 +715,7 @@ async def test_two_raises_at_once_make_one_open_alert(client):
     assert sum(item.new for run in runs for item in run) == 1
     assert sum(item.new for item in recorded) == 1
     open_alerts = await RiskAlert.filter(
-        merchant_id=world.merchant.id, status__in=risk.OPEN_ALERT_STATUSES
+        merchant_id=world.merchant.id, status__in=OPEN_ALERT_STATUSES
     ).values_list("kind", flat=True)
     assert sorted(open_alerts) == [RiskAlertKind.LARGE_PURCHASE, RiskAlertKind.STORE_CLOSURES]
 
