@@ -1,0 +1,162 @@
+"""The floor: what the home page costs when written by hand, to measure Anfu against.
+
+A Starlette app (in bench/ only) that answers `POST /home` with exactly the JSON the API gives
+an anonymous caller for bench.scenarios.HOME (twenty ACTIVE merchants with their rating,
+category, first ten stores and first ten products on sale, and the total), from the same
+database, in three hand-written SQL statements on one connection. No GraphQL, no ORM.
+
+    python -m uvicorn bench.floor:app --port 8100   # DATABASE_URL as for the server
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+PAGE = 20
+NESTED = 10
+
+MERCHANTS = """
+SELECT m.id, m.name, m.credit_grade, m.credit_score, c.name,
+       (SELECT COUNT(*) FROM merchants WHERE status = 'ACTIVE')
+FROM merchants m JOIN categories c ON c.code = m.category_id
+WHERE m.status = 'ACTIVE' ORDER BY m.id LIMIT {page}
+"""
+# Every store of the page's merchants (a merchant's stores in id order; the first ten are sent).
+STORES = """
+SELECT merchant_id, name, district, COUNT(*) OVER (PARTITION BY merchant_id),
+       ROW_NUMBER() OVER (PARTITION BY merchant_id ORDER BY id)
+FROM stores WHERE merchant_id IN ({ids}) ORDER BY merchant_id, id
+"""
+PRODUCTS = """
+SELECT p.merchant_id, p.name, p.price_fen, p.face_value_fen,
+       (SELECT COUNT(*) FROM cards WHERE product_id = p.id),
+       ROW_NUMBER() OVER (PARTITION BY p.merchant_id ORDER BY p.id)
+FROM card_products p WHERE p.merchant_id IN ({ids}) AND p.status = 'ACTIVE'
+ORDER BY p.merchant_id, p.id
+"""
+
+
+def money(fen: int) -> str:
+    whole, cents = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
+
+
+class Database(Protocol):
+    async def rows(self, sql: str) -> Sequence[Sequence[Any]]: ...
+    async def close(self) -> None: ...
+
+
+class Postgres:
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def open(cls, url: str) -> Postgres:
+        import asyncpg
+
+        return cls(await asyncpg.connect(url.replace("postgres://", "postgresql://", 1)))
+
+    async def rows(self, sql: str) -> Sequence[Sequence[Any]]:
+        return await self.connection.fetch(sql)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+class Sqlite:
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def open(cls, url: str) -> Sqlite:
+        import aiosqlite
+
+        return cls(await aiosqlite.connect(url.removeprefix("sqlite://")))
+
+    async def rows(self, sql: str) -> Sequence[Sequence[Any]]:
+        async with self.connection.execute(sql) as cursor:
+            return list(await cursor.fetchall())
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+async def home_page(db: Database) -> dict[str, Any]:
+    merchants = await db.rows(MERCHANTS.format(page=PAGE))
+    ids = ",".join(str(int(row[0])) for row in merchants) or "NULL"
+    stores: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    store_counts: dict[int, int] = {}
+    for merchant_id, name, district, count, position in await db.rows(STORES.format(ids=ids)):
+        store_counts[merchant_id] = count
+        if position <= NESTED:
+            stores[merchant_id].append({"node": {"name": name, "district": district}})
+    products: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for merchant_id, name, price, face, sold, position in await db.rows(PRODUCTS.format(ids=ids)):
+        if position <= NESTED:
+            node = {
+                "name": name,
+                "price": money(price),
+                "faceValue": money(face),
+                "soldCount": sold,
+            }
+            products[merchant_id].append({"node": node})
+    edges = [
+        {
+            "node": {
+                "name": name,
+                "creditRating": (
+                    {"grade": grade, "score": score}
+                    if grade is not None and score is not None
+                    else None
+                ),
+                "category": {"name": category},
+                "stores": {
+                    "totalCount": store_counts.get(merchant_id, 0),
+                    "edges": stores[merchant_id],
+                },
+                "cardProducts": {"edges": products[merchant_id]},
+            }
+        }
+        for merchant_id, name, grade, score, category, _total in merchants
+    ]
+    total = merchants[0][5] if merchants else 0
+    return {"data": {"merchants": {"totalCount": total, "edges": edges}}}
+
+
+def _open(url: str) -> Any:
+    return Postgres.open(url) if url.startswith("postgres") else Sqlite.open(url)
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    app.state.db = await _open(os.environ["DATABASE_URL"])
+    try:
+        yield
+    finally:
+        await app.state.db.close()
+
+
+async def home(request: Request) -> Response:
+    page = await home_page(request.app.state.db)
+    body = json.dumps(page, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, media_type="application/json")
+
+
+async def healthz(_request: Request) -> Response:
+    return Response("ok")
+
+
+app = Starlette(
+    routes=[Route("/home", home, methods=["POST"]), Route("/healthz", healthz)],
+    lifespan=lifespan,
+)
