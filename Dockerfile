@@ -3,6 +3,10 @@
 # (docker-compose.yml does it in its `migrate` service) before starting servers.
 FROM python:3.11-slim AS build
 WORKDIR /src
+# Wheels of exactly the versions in requirements.lock (`make lock`), built before the code is
+# copied so that a code change reuses this layer.
+COPY requirements.lock ./
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY auth auth
 COPY core core
@@ -14,12 +18,13 @@ COPY schema schema
 COPY services services
 COPY transport transport
 COPY server.py settings.py ./
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 anfu
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+# --no-index: only the locked wheels; a dependency missing from the lock fails the build.
+RUN pip install --no-cache-dir --no-index /wheels/* && pip check && rm -rf /wheels
 # The clients' trusted documents (`anfu persisted build`), for ANFU_PERSISTED=allowlist and
 # for documentId requests.
 COPY clients/manifest.json /usr/local/share/anfu/manifest.json

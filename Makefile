@@ -8,13 +8,34 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 NODE_TESTS := tests/node
 NODE_STAMP := $(NODE_TESTS)/node_modules/.package-lock.json
 
-.PHONY: run test test-sqlite test-services lint format schema check-schema bench clean
+.PHONY: run test test-sqlite test-services lint format schema check-schema bench clean lock
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# The venv holds exactly the versions in requirements-dev.lock (runtime and dev), then the
+# project itself without resolving anything; it is made anew whenever a lock changes.
+# `pip check` fails when pyproject.toml asks for something the lock lacks: run `make lock`.
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	touch $(STAMP)
+
+# Regenerate the locks from pyproject.toml's ranges: requirements.lock (runtime, what the
+# Dockerfile installs) and requirements-dev.lock (runtime pinned the same, plus the dev extra).
+# Pins already in the files are kept while the ranges allow them; `make lock UPGRADE=1` moves
+# each to the newest release its range allows. Markers keep one lock for every platform.
+# uv comes from the dev lock itself, so this works even while the venv is out of date.
+LOCK := $(BIN)/uv pip compile --quiet --universal pyproject.toml \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "$$(grep -E '^uv==' requirements-dev.lock)"
+
+lock: $(BIN)/uv
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev --constraint requirements.lock -o requirements-dev.lock
 
 # The Node clients the suite drives (tests/node), installed from their lock file when
 # node_modules is missing or older than it.

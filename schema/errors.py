@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLSyntaxError, ValueNode, VariableDefinitionNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 from tortoise.exceptions import ValidationError
@@ -31,9 +31,7 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
     """The error as the client may see it, with `extensions.code` set."""
     if (error.extensions or {}).get("code") in _CODES:
         return error
-    original = error.original_error
-    while isinstance(original, GraphQLError) and original.original_error is not None:
-        original = original.original_error
+    original = _root_cause(error)
     if isinstance(original, DomainError):
         message = original.message if error.path else _input_message(error, original)
         return _with_code(error, original.code, message, original.extensions())
@@ -44,30 +42,37 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
     if isinstance(error, GraphQLSyntaxError):
         return _with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED)
     if not error.path:
-        # Before execution: a document or variables that do not fit the schema. graphql-core
-        # nests its own errors (a null for a non-null variable), and a scalar's parser may
-        # raise a plain ValueError for input it cannot read.
-        if _is_input_error(error.message):
+        # Before execution: a document or variables that do not fit the schema. graphql-core's
+        # notices that point nowhere (it gave up after too many errors) get the document's code.
+        if _is_input_error(error, original):
             return _with_code(error, ErrorCode.BAD_USER_INPUT)
         if original is None or isinstance(original, GraphQLError):
             return _with_code(error, ErrorCode.GRAPHQL_VALIDATION_FAILED)
     return _internal(error, original, request_id)
 
 
-# Variable values that do not fit their types (graphql-core 3.3 and 3.2 wordings); other
-# messages about variables ("is never used", "is not defined") are about the document.
-_BAD_VARIABLE = re.compile(
-    r"Variable '\$\w+' (has invalid value|got invalid value"
-    r"|of required type .* was not provided|of non-null type .* must not be null)"
-    r"|Variable values are nested too deeply"
-)
+def _root_cause(error: GraphQLError) -> BaseException | None:
+    """What was raised first: graphql-core nests its errors (a variable's around a scalar's)."""
+    original = error.original_error
+    while isinstance(original, GraphQLError) and original.original_error is not None:
+        original = original.original_error
+    return original
 
 
-def _is_input_error(message: str) -> bool:
-    """A variable's value, or a literal a scalar refused, rather than a document that is wrong."""
-    return bool(_BAD_VARIABLE.match(message)) or (
-        message.startswith("Expected value of type '") and _ENCOUNTERED in message
-    )
+def _is_input_error(error: GraphQLError, original: BaseException | None) -> bool:
+    """A variable's value, or a literal a scalar refused, rather than a document that is wrong.
+
+    Told apart by where graphql-core points and what it keeps, never by its wording:
+    coerce_variable_values reports a bad value at the variable's definition and keeps the
+    reason as `original_error`, while the validation rules about variables (never used, not
+    defined, wrong position) keep none. A literal refused by a scalar's own parser points at
+    the value and keeps the parser's exception; graphql-core's built-in scalars raise
+    GraphQLError instead, and a wrong kind of literal for them is a document error.
+    """
+    node = error.nodes[0] if error.nodes else None
+    if isinstance(node, VariableDefinitionNode):
+        return error.original_error is not None
+    return isinstance(node, ValueNode) and not isinstance(original, GraphQLError | None)
 
 
 def _internal(
@@ -91,23 +96,26 @@ def _internal(
     )
 
 
-# graphql-core 3.3 words a scalar's refusal as "<where>: Expected value of type 'T', but
-# encountered error '<reason>'; found: <value>." and 3.2 as "<where>; <reason>".
-_ENCOUNTERED = ", but encountered error '"
-
-
 def _input_message(error: GraphQLError, original: DomainError) -> str:
-    """Keep graphql-core's pointer to the bad variable or argument, then our reason, once."""
+    """Keep graphql-core's pointer to the bad variable or literal, then our reason, once.
+
+    graphql-core 3.3 words a scalar's refusal "Expected value of type 'T', but encountered
+    error '<reason>'; found: <value>." and, for a variable, puts "Variable '$v' has invalid
+    value<path>: " before it. We keep the variable, the path and the expected type (the words
+    before the first comma: a type's name has none) and give the reason once, unquoted.
+    """
     if error.message == original.message:
         return original.message
-    head, found, _rest = error.message.partition(_ENCOUNTERED)
-    if not found:
-        head = error.message.split(";")[0]
-        if head == error.message:
-            return original.message
-    return f"{head}: {original.message}"
+    refusal = error
+    while isinstance(refusal.original_error, GraphQLError):
+        refusal = refusal.original_error
+    where = error.message.removesuffix(refusal.message)
+    expected, comma, _rest = refusal.message.partition(", ")
+    return f"{where}{expected}: {original.message}" if comma else f"{where}{original.message}"
 
 
+# Tortoise's ValidationError carries only text (not the field or the validator), so the
+# bound of an over-long value is read from the max-length validator's "Length of ... N > MAX".
 _TOO_LONG = re.compile(r"Length of .* (\d+) > (\d+)$", re.DOTALL)
 
 
