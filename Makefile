@@ -93,8 +93,11 @@ check-schema: $(STAMP)
 		echo "contract check skipped: $(CONTRACT_CHECK) not found"; \
 	fi
 
+# The API under load beside a hand-written floor (bench/speed.py): wrk from Debian's packages,
+# SQLite (demo kept in .bench/) and PostgreSQL (database anfu_bench) when it answers.
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
+	$(BIN)/python -m bench.speed $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data/*.sqlite3*

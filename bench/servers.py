@@ -145,6 +145,7 @@ def anfu_server(database_url: str, workers: int) -> Iterator[Server]:
         "REQUESTS_PER_ADDRESS": "1000000000",
         "REQUESTS_PER_USER": "1000000000",
         "REDEMPTION_CODES_PER_USER": "1000000000",
+        "REGISTRATIONS_PER_ADDRESS": "1000000000",
     }
     command = [str(ANFU), "serve", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
