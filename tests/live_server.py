@@ -27,8 +27,14 @@ STARTUP_SECONDS = 30
 class LiveServer:
     url: str  # the GraphQL endpoint
     output: IO[str]
+    process: asyncio.subprocess.Process
     # What the server wrote until it stopped, once it has.
     final_log: str | None = None
+
+    async def kill(self) -> None:
+        """SIGKILL: the process dies wherever it is, as in a power cut (no shutdown)."""
+        self.process.kill()
+        await self.process.wait()
 
     def log(self) -> str:
         """Everything uvicorn and the app wrote so far (all of it once the server stopped)."""
@@ -66,7 +72,7 @@ async def live_server(
         process = await asyncio.create_subprocess_exec(
             *command, cwd=REPO, env=env, stdout=output, stderr=output
         )
-        server = LiveServer(f"http://127.0.0.1:{port}/graphql", output)
+        server = LiveServer(f"http://127.0.0.1:{port}/graphql", output, process)
         try:
             await _wait_until_healthy(process, port, server)
             yield server
