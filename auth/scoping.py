@@ -110,6 +110,12 @@ def readable_complaints(principal: Principal) -> QuerySet[Complaint]:
     return _nothing(Complaint)
 
 
+def writable_complaints(principal: Principal) -> QuerySet[Complaint]:
+    """The complaints a caller acts on are those it reads: the complainant escalates or
+    withdraws, the merchant answers, a regulator rules (each mutation's rule names the role)."""
+    return readable_complaints(principal)
+
+
 def readable_refund_requests(principal: Principal) -> QuerySet[RefundRequest]:
     if principal.is_regulator:
         return RefundRequest.all()

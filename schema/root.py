@@ -19,7 +19,6 @@ from strawberry.tools import merge_types
 from resolvers import (
     accounts,
     cards,
-    complaints,
     merchants,
     node,
     onboarding,
@@ -36,13 +35,12 @@ from schema.cards import (
     TransactionFilter,
     Wallet,
 )
-from schema.complaints import Complaint, ComplaintFilter, ComplaintInput
+from schema.complaints import ComplaintsMutation, ComplaintsQuery
 from schema.context import Info
 from schema.credit import CreditMutation
 from schema.enums import (
     AnnouncementKind,
     CardProductStatus,
-    ComplaintOutcome,
     RefundStatus,
 )
 from schema.financing import FinancingMutation, FinancingQuery
@@ -130,16 +128,6 @@ class CoreQuery:
         after: str | None = None,
     ) -> Connection[Transaction]:
         return await cards.transactions(info, filter, first, after)
-
-    @strawberry.field
-    async def complaints(
-        self,
-        info: Info,
-        filter: ComplaintFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Complaint]:
-        return await complaints.complaints(info, filter, first, after)
 
     @strawberry.field
     async def refund_requests(
@@ -297,44 +285,6 @@ class CoreMutation:
     ) -> CardProduct:
         return await onboarding.set_card_product_status(info, product_id, status)
 
-    @strawberry.mutation(
-        description="Consumers who hold or held a card with the merchant complain about it."
-    )
-    async def file_complaint(self, info: Info, input: ComplaintInput) -> Complaint:
-        return await complaints.file_complaint(info, input)
-
-    @strawberry.mutation(description="The merchant answers a SUBMITTED complaint.")
-    async def respond_to_complaint(
-        self, info: Info, complaint_id: strawberry.ID, message: str
-    ) -> Complaint:
-        return await complaints.respond_to_complaint(info, complaint_id, message)
-
-    @strawberry.mutation(description="The consumer asks a regulator to mediate.")
-    async def escalate_complaint(
-        self, info: Info, complaint_id: strawberry.ID, message: str | None = None
-    ) -> Complaint:
-        return await complaints.escalate_complaint(info, complaint_id, message)
-
-    @strawberry.mutation(
-        description="Regulators rule on an answered or mediated complaint; DISMISSED rejects it, "
-        "UPHELD with refundCard refunds the card."
-    )
-    async def resolve_complaint(
-        self,
-        info: Info,
-        complaint_id: strawberry.ID,
-        outcome: ComplaintOutcome,
-        resolution: str,
-        refund_card: bool | None = None,
-    ) -> Complaint:
-        return await complaints.resolve_complaint(
-            info, complaint_id, outcome, resolution, refund_card
-        )
-
-    @strawberry.mutation(description="The consumer withdraws an open complaint.")
-    async def withdraw_complaint(self, info: Info, complaint_id: strawberry.ID) -> Complaint:
-        return await complaints.withdraw_complaint(info, complaint_id)
-
     @strawberry.mutation(description="Regulators: stops sales; redemption and refunds go on.")
     async def suspend_merchant(
         self, info: Info, merchant_id: strawberry.ID, reason: str
@@ -368,6 +318,9 @@ class CoreSubscription:
             yield transaction
 
 
-Query = merge_types("Query", (CoreQuery, RiskQuery, FinancingQuery))
-Mutation = merge_types("Mutation", (CoreMutation, CreditMutation, RiskMutation, FinancingMutation))
+Query = merge_types("Query", (CoreQuery, ComplaintsQuery, RiskQuery, FinancingQuery))
+Mutation = merge_types(
+    "Mutation",
+    (CoreMutation, ComplaintsMutation, CreditMutation, RiskMutation, FinancingMutation),
+)
 Subscription = merge_types("Subscription", (CoreSubscription, RiskSubscription))
