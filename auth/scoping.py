@@ -15,6 +15,7 @@ from tortoise.queryset import QuerySet
 
 from core.principal import Principal
 from models import (
+    Announcement,
     AuditEntry,
     Card,
     CardProduct,
@@ -110,6 +111,12 @@ def readable_complaints(principal: Principal) -> QuerySet[Complaint]:
     return _nothing(Complaint)
 
 
+def writable_complaints(principal: Principal) -> QuerySet[Complaint]:
+    """The complaints a caller acts on are those it reads: the complainant escalates or
+    withdraws, the merchant answers, a regulator rules (each mutation's rule names the role)."""
+    return readable_complaints(principal)
+
+
 def readable_refund_requests(principal: Principal) -> QuerySet[RefundRequest]:
     if principal.is_regulator:
         return RefundRequest.all()
@@ -167,6 +174,17 @@ def readable_users(principal: Principal) -> QuerySet[User]:
 def readable_audit_entries(principal: Principal) -> QuerySet[AuditEntry]:
     """The audit trail is for regulators."""
     return AuditEntry.all() if principal.is_regulator else _nothing(AuditEntry)
+
+
+def supervised_merchants(principal: Principal) -> QuerySet[Merchant]:
+    """Whose status the caller may change (suspend, reinstate, close): any merchant's, for
+    regulators."""
+    return Merchant.all() if principal.is_regulator else _nothing(Merchant)
+
+
+def readable_announcements(principal: Principal) -> QuerySet[Announcement]:
+    """Announcements are public: everyone reads every one."""
+    return Announcement.all()
 
 
 def sees_merchant_internals(principal: Principal, merchant_id: int) -> bool:

@@ -1,86 +1,80 @@
-"""Root fields and mutations for complaints."""
+"""The complaints domain's reads and writes for the API: the caller has passed the field's rule."""
 
 from __future__ import annotations
 
 from auth import scoping
-from models.enums import ComplaintOutcome, Role
-from schema.complaints import Complaint, ComplaintFilter, ComplaintInput
-from schema.context import Info
-from schema.ids import decode_id
-from schema.pagination import Connection, to_connection
+from core.principal import Principal
+from models import Complaint
+from models.enums import ComplaintCategory, ComplaintOutcome, ComplaintStatus
 from services import complaints as complaint_service
-from services.pagination import newest_first, page_of
+from services.pagination import Page, newest_first, page_of
 
 
 async def complaints(
-    info: Info, filter: ComplaintFilter | None, first: int | None, after: str | None
-) -> Connection[Complaint]:
-    principal = info.context.principal
-    principal.require_user()
-    given = filter or ComplaintFilter()
-    page = await page_of(
+    principal: Principal,
+    *,
+    merchant_id: int | None,
+    status: ComplaintStatus | None,
+    category: ComplaintCategory | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Complaint]:
+    return await page_of(
         scoping.readable_complaints(principal),
         newest_first("created_at"),
         first,
         after,
-        {
-            "merchant_id": decode_id(given.merchant_id, "Merchant") if given.merchant_id else None,
-            "status": given.status,
-            "category": given.category,
-        },
+        {"merchant_id": merchant_id, "status": status, "category": category},
     )
-    return to_connection(page, Complaint.of)
 
 
-async def file_complaint(info: Info, input: ComplaintInput) -> Complaint:
-    consumer_id = info.context.principal.require_role(Role.CONSUMER)
-    row = await complaint_service.file_complaint(
-        consumer_id=consumer_id,
-        merchant_id=decode_id(input.merchant_id, "Merchant"),
-        card_id=decode_id(input.card_id, "Card") if input.card_id is not None else None,
-        category=input.category,
-        description=input.description,
+async def file_complaint(
+    principal: Principal,
+    *,
+    merchant_id: int,
+    card_id: int | None,
+    category: ComplaintCategory,
+    description: str,
+) -> Complaint:
+    return await complaint_service.file_complaint(
+        consumer_id=principal.require_user(),
+        merchant_id=merchant_id,
+        card_id=card_id,
+        category=category,
+        description=description,
     )
-    return Complaint.of(row)
 
 
-async def respond_to_complaint(info: Info, complaint_id: str, message: str) -> Complaint:
-    row = await complaint_service.respond(
-        principal=info.context.principal,
-        complaint_id=decode_id(complaint_id, "Complaint"),
-        message=message,
+async def respond_to_complaint(principal: Principal, complaint_id: int, message: str) -> Complaint:
+    return await complaint_service.respond(
+        principal=principal, complaint_id=complaint_id, message=message
     )
-    return Complaint.of(row)
 
 
-async def escalate_complaint(info: Info, complaint_id: str, message: str | None) -> Complaint:
-    row = await complaint_service.escalate(
-        principal=info.context.principal,
-        complaint_id=decode_id(complaint_id, "Complaint"),
-        message=message,
+async def escalate_complaint(
+    principal: Principal, complaint_id: int, message: str | None
+) -> Complaint:
+    return await complaint_service.escalate(
+        principal=principal, complaint_id=complaint_id, message=message
     )
-    return Complaint.of(row)
 
 
-async def withdraw_complaint(info: Info, complaint_id: str) -> Complaint:
-    row = await complaint_service.withdraw(
-        principal=info.context.principal, complaint_id=decode_id(complaint_id, "Complaint")
-    )
-    return Complaint.of(row)
+async def withdraw_complaint(principal: Principal, complaint_id: int) -> Complaint:
+    return await complaint_service.withdraw(principal=principal, complaint_id=complaint_id)
 
 
 async def resolve_complaint(
-    info: Info,
-    complaint_id: str,
+    principal: Principal,
+    complaint_id: int,
+    *,
     outcome: ComplaintOutcome,
     resolution: str,
-    refund_card: bool | None,
+    refund_card: bool,
 ) -> Complaint:
-    row = await complaint_service.resolve(
-        principal=info.context.principal,
-        complaint_id=decode_id(complaint_id, "Complaint"),
+    return await complaint_service.resolve(
+        principal=principal,
+        complaint_id=complaint_id,
         outcome=outcome,
         resolution=resolution,
-        refund_card_too=bool(refund_card),
+        refund_card_too=refund_card,
     )
-    return Complaint.of(row)

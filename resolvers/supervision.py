@@ -1,77 +1,64 @@
-"""Regulators' mutations on merchants, announcements, and the audit trail."""
+"""The supervision domain's reads and writes for the API: the caller has passed the field's rule."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from auth import scoping
-from models.enums import Role
-from schema.context import Info
-from schema.ids import decode_id
-from schema.merchants import Merchant
-from schema.pagination import Connection, to_connection
-from schema.platform import Announcement, AnnouncementInput
-from schema.scalars import Money
-from schema.supervision import AuditEntry, AuditFilter, MerchantClosureReport
-from services import announcements, supervision
-from services.pagination import newest_first, page_of
+from core.principal import Principal
+from models import AuditEntry, Merchant
+from services import supervision
+from services.pagination import Page, newest_first, page_of
+from services.supervision import ClosureReport
+from services.supervision_stats import SupervisionFigures, supervision_figures
+from settings import get_settings
 
 
-async def suspend_merchant(info: Info, merchant_id: str, reason: str) -> Merchant:
-    regulator_id = info.context.principal.require_role(Role.REGULATOR)
-    row = await supervision.suspend_merchant(
-        regulator_id=regulator_id, merchant_id=decode_id(merchant_id, "Merchant"), reason=reason
-    )
-    return Merchant.of(row)
-
-
-async def reinstate_merchant(info: Info, merchant_id: str, reason: str) -> Merchant:
-    regulator_id = info.context.principal.require_role(Role.REGULATOR)
-    row = await supervision.reinstate_merchant(
-        regulator_id=regulator_id, merchant_id=decode_id(merchant_id, "Merchant"), reason=reason
-    )
-    return Merchant.of(row)
-
-
-async def close_merchant(info: Info, merchant_id: str, reason: str) -> MerchantClosureReport:
-    regulator_id = info.context.principal.require_role(Role.REGULATOR)
-    report = await supervision.close_merchant(
-        regulator_id=regulator_id, merchant_id=decode_id(merchant_id, "Merchant"), reason=reason
-    )
-    return MerchantClosureReport(
-        merchant=Merchant.of(report.merchant),
-        cards_refunded=report.cards_refunded,
-        cash_refunded=Money(report.cash_refunded_fen),
-        shortfall=Money(report.shortfall_fen),
-    )
-
-
-async def publish_announcement(info: Info, input: AnnouncementInput) -> Announcement:
-    regulator_id = info.context.principal.require_role(Role.REGULATOR)
-    row = await announcements.publish(
-        regulator_id=regulator_id,
-        kind=input.kind,
-        title=input.title,
-        body=input.body,
-        pinned=bool(input.pinned),
-    )
-    return Announcement.of(row)
+async def supervision_stats(
+    principal: Principal, start: dt.date | None, end: dt.date | None
+) -> SupervisionFigures:
+    return await supervision_figures(start, end, get_settings().timezone)
 
 
 async def audit_trail(
-    info: Info, filter: AuditFilter | None, first: int | None, after: str | None
-) -> Connection[AuditEntry]:
-    info.context.principal.require_role(Role.REGULATOR)
-    given = filter or AuditFilter()
-    page = await page_of(
-        scoping.readable_audit_entries(info.context.principal),
+    principal: Principal,
+    *,
+    merchant_id: int | None,
+    action: str | None,
+    actor_id: int | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    first: int | None,
+    after: str | None,
+) -> Page[AuditEntry]:
+    return await page_of(
+        scoping.readable_audit_entries(principal),
         newest_first("at"),
         first,
         after,
         {
-            "merchant_id": decode_id(given.merchant_id, "Merchant") if given.merchant_id else None,
-            "action": given.action.strip().upper() if given.action else None,
-            "actor_id": decode_id(given.actor_id, "User") if given.actor_id else None,
-            "at__gte": given.from_,
-            "at__lt": given.to,
+            "merchant_id": merchant_id,
+            "action": action.strip().upper() if action else None,
+            "actor_id": actor_id,
+            "at__gte": start,
+            "at__lt": end,
         },
     )
-    return to_connection(page, AuditEntry.of)
+
+
+async def suspend_merchant(principal: Principal, merchant_id: int, reason: str) -> Merchant:
+    return await supervision.suspend_merchant(
+        principal=principal, merchant_id=merchant_id, reason=reason
+    )
+
+
+async def reinstate_merchant(principal: Principal, merchant_id: int, reason: str) -> Merchant:
+    return await supervision.reinstate_merchant(
+        principal=principal, merchant_id=merchant_id, reason=reason
+    )
+
+
+async def close_merchant(principal: Principal, merchant_id: int, reason: str) -> ClosureReport:
+    return await supervision.close_merchant(
+        principal=principal, merchant_id=merchant_id, reason=reason
+    )

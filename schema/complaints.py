@@ -1,4 +1,9 @@
-"""Complaints and their events."""
+"""Complaints and their events: the complaints domain's types and its root fields.
+
+The root types in schema/root.py merge ComplaintsQuery and ComplaintsMutation with
+the other domains'; each field declares who may call it (schema/permissions.py)
+and hands the decoded arguments to resolvers/complaints.py.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,16 @@ import strawberry
 
 from models import Complaint as ComplaintRow
 from models import ComplaintEvent as ComplaintEventRow
+from resolvers import complaints
 from schema.accounts import User, load_user
 from schema.cards import Card, RefundRequest
 from schema.context import Info
 from schema.enums import ComplaintCategory, ComplaintOutcome, ComplaintStatus, Role
-from schema.ids import encode_id
+from schema.ids import decode_id, encode_id
 from schema.merchants import Merchant, load_merchant
 from schema.node import Node
+from schema.pagination import Connection, to_connection
+from schema.permissions import allow
 
 
 @strawberry.type
@@ -110,3 +118,98 @@ class ComplaintInput:
     card_id: strawberry.ID | None = None
     category: ComplaintCategory
     description: str
+
+
+@strawberry.type
+class ComplaintsQuery:
+    @strawberry.field(extensions=[allow(Role.CONSUMER, Role.MERCHANT, Role.REGULATOR)])
+    async def complaints(
+        self,
+        info: Info,
+        filter: ComplaintFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Complaint]:
+        filter = filter or ComplaintFilter()
+        page = await complaints.complaints(
+            info.context.principal,
+            merchant_id=decode_id(filter.merchant_id, "Merchant") if filter.merchant_id else None,
+            status=filter.status,
+            category=filter.category,
+            first=first,
+            after=after,
+        )
+        return to_connection(page, Complaint.of)
+
+
+@strawberry.type
+class ComplaintsMutation:
+    @strawberry.mutation(
+        description="Consumers who hold or held a card with the merchant complain about it.",
+        extensions=[allow(Role.CONSUMER)],
+    )
+    async def file_complaint(self, info: Info, input: ComplaintInput) -> Complaint:
+        row = await complaints.file_complaint(
+            info.context.principal,
+            merchant_id=decode_id(input.merchant_id, "Merchant"),
+            card_id=decode_id(input.card_id, "Card") if input.card_id is not None else None,
+            category=input.category,
+            description=input.description,
+        )
+        return Complaint.of(row)
+
+    @strawberry.mutation(
+        description="The merchant answers a SUBMITTED complaint.",
+        extensions=[allow(Role.MERCHANT)],
+    )
+    async def respond_to_complaint(
+        self, info: Info, complaint_id: strawberry.ID, message: str
+    ) -> Complaint:
+        row = await complaints.respond_to_complaint(
+            info.context.principal, decode_id(complaint_id, "Complaint"), message
+        )
+        return Complaint.of(row)
+
+    @strawberry.mutation(
+        description="The consumer asks a regulator to mediate.",
+        extensions=[allow(Role.CONSUMER)],
+    )
+    async def escalate_complaint(
+        self, info: Info, complaint_id: strawberry.ID, message: str | None = None
+    ) -> Complaint:
+        row = await complaints.escalate_complaint(
+            info.context.principal, decode_id(complaint_id, "Complaint"), message
+        )
+        return Complaint.of(row)
+
+    @strawberry.mutation(
+        description="Regulators rule on an answered or mediated complaint; DISMISSED rejects it, "
+        "UPHELD with refundCard refunds the card.",
+        extensions=[allow(Role.REGULATOR)],
+    )
+    async def resolve_complaint(
+        self,
+        info: Info,
+        complaint_id: strawberry.ID,
+        outcome: ComplaintOutcome,
+        resolution: str,
+        refund_card: bool | None = None,
+    ) -> Complaint:
+        row = await complaints.resolve_complaint(
+            info.context.principal,
+            decode_id(complaint_id, "Complaint"),
+            outcome=outcome,
+            resolution=resolution,
+            refund_card=bool(refund_card),
+        )
+        return Complaint.of(row)
+
+    @strawberry.mutation(
+        description="The consumer withdraws an open complaint.",
+        extensions=[allow(Role.CONSUMER)],
+    )
+    async def withdraw_complaint(self, info: Info, complaint_id: strawberry.ID) -> Complaint:
+        row = await complaints.withdraw_complaint(
+            info.context.principal, decode_id(complaint_id, "Complaint")
+        )
+        return Complaint.of(row)

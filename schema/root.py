@@ -9,9 +9,7 @@ they move too.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Annotated
 
 import strawberry
 from strawberry.tools import merge_types
@@ -19,14 +17,12 @@ from strawberry.tools import merge_types
 from resolvers import (
     accounts,
     cards,
-    complaints,
     merchants,
     node,
     onboarding,
-    platform,
-    supervision,
 )
 from schema.accounts import AuthPayload, RegisterConsumerInput, User
+from schema.announcements import AnnouncementsMutation, AnnouncementsQuery
 from schema.cards import (
     Card,
     CardOperationPayload,
@@ -36,15 +32,10 @@ from schema.cards import (
     TransactionFilter,
     Wallet,
 )
-from schema.complaints import Complaint, ComplaintFilter, ComplaintInput
+from schema.complaints import ComplaintsMutation, ComplaintsQuery
 from schema.context import Info
 from schema.credit import CreditMutation
-from schema.enums import (
-    AnnouncementKind,
-    CardProductStatus,
-    ComplaintOutcome,
-    RefundStatus,
-)
+from schema.enums import CardProductStatus, RefundStatus
 from schema.financing import FinancingMutation, FinancingQuery
 from schema.merchants import (
     CardProduct,
@@ -64,10 +55,9 @@ from schema.onboarding import (
     StoreInput,
 )
 from schema.pagination import Connection
-from schema.platform import Announcement, AnnouncementInput, SupervisionStats
 from schema.risk import RiskMutation, RiskQuery, RiskSubscription
 from schema.scalars import Money
-from schema.supervision import AuditEntry, AuditFilter, MerchantClosureReport
+from schema.supervision import SupervisionMutation, SupervisionQuery
 
 
 @strawberry.type
@@ -83,15 +73,6 @@ class CoreQuery:
     @strawberry.field
     async def categories(self) -> list[Category]:
         return await merchants.categories()
-
-    @strawberry.field(description="Pinned first, then newest.")
-    async def announcements(
-        self,
-        kind: AnnouncementKind | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Announcement]:
-        return await platform.announcements(kind, first, after)
 
     @strawberry.field(
         description="Anonymous users and consumers see ACTIVE merchants only. In order of id; "
@@ -132,16 +113,6 @@ class CoreQuery:
         return await cards.transactions(info, filter, first, after)
 
     @strawberry.field
-    async def complaints(
-        self,
-        info: Info,
-        filter: ComplaintFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Complaint]:
-        return await complaints.complaints(info, filter, first, after)
-
-    @strawberry.field
     async def refund_requests(
         self,
         info: Info,
@@ -150,28 +121,6 @@ class CoreQuery:
         after: str | None = None,
     ) -> Connection[RefundRequest]:
         return await cards.refund_requests(info, status, first, after)
-
-    @strawberry.field(description="Regulators only.")
-    async def supervision_stats(
-        self,
-        info: Info,
-        from_: Annotated[dt.date | None, strawberry.argument(name="from")] = None,
-        to: dt.date | None = None,
-    ) -> SupervisionStats:
-        return await platform.supervision_stats(info, from_, to)
-
-    @strawberry.field(
-        description="Regulators only: their actions (reviews, suspensions, closures, custody "
-        "changes, complaint rulings, refund decisions, announcements), newest first."
-    )
-    async def audit_trail(
-        self,
-        info: Info,
-        filter: AuditFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[AuditEntry]:
-        return await supervision.audit_trail(info, filter, first, after)
 
     @strawberry.field(description="Regulators only.")
     async def registry_record(self, info: Info, credit_code: str) -> RegistryRecord | None:
@@ -297,66 +246,6 @@ class CoreMutation:
     ) -> CardProduct:
         return await onboarding.set_card_product_status(info, product_id, status)
 
-    @strawberry.mutation(
-        description="Consumers who hold or held a card with the merchant complain about it."
-    )
-    async def file_complaint(self, info: Info, input: ComplaintInput) -> Complaint:
-        return await complaints.file_complaint(info, input)
-
-    @strawberry.mutation(description="The merchant answers a SUBMITTED complaint.")
-    async def respond_to_complaint(
-        self, info: Info, complaint_id: strawberry.ID, message: str
-    ) -> Complaint:
-        return await complaints.respond_to_complaint(info, complaint_id, message)
-
-    @strawberry.mutation(description="The consumer asks a regulator to mediate.")
-    async def escalate_complaint(
-        self, info: Info, complaint_id: strawberry.ID, message: str | None = None
-    ) -> Complaint:
-        return await complaints.escalate_complaint(info, complaint_id, message)
-
-    @strawberry.mutation(
-        description="Regulators rule on an answered or mediated complaint; DISMISSED rejects it, "
-        "UPHELD with refundCard refunds the card."
-    )
-    async def resolve_complaint(
-        self,
-        info: Info,
-        complaint_id: strawberry.ID,
-        outcome: ComplaintOutcome,
-        resolution: str,
-        refund_card: bool | None = None,
-    ) -> Complaint:
-        return await complaints.resolve_complaint(
-            info, complaint_id, outcome, resolution, refund_card
-        )
-
-    @strawberry.mutation(description="The consumer withdraws an open complaint.")
-    async def withdraw_complaint(self, info: Info, complaint_id: strawberry.ID) -> Complaint:
-        return await complaints.withdraw_complaint(info, complaint_id)
-
-    @strawberry.mutation(description="Regulators: stops sales; redemption and refunds go on.")
-    async def suspend_merchant(
-        self, info: Info, merchant_id: strawberry.ID, reason: str
-    ) -> Merchant:
-        return await supervision.suspend_merchant(info, merchant_id, reason)
-
-    @strawberry.mutation(description="Regulators: a suspended merchant sells again.")
-    async def reinstate_merchant(
-        self, info: Info, merchant_id: strawberry.ID, reason: str
-    ) -> Merchant:
-        return await supervision.reinstate_merchant(info, merchant_id, reason)
-
-    @strawberry.mutation(description="Closes a merchant and refunds every live card from custody.")
-    async def close_merchant(
-        self, info: Info, merchant_id: strawberry.ID, reason: str
-    ) -> MerchantClosureReport:
-        return await supervision.close_merchant(info, merchant_id, reason)
-
-    @strawberry.mutation(description="Regulators publish an announcement for everyone.")
-    async def publish_announcement(self, info: Info, input: AnnouncementInput) -> Announcement:
-        return await supervision.publish_announcement(info, input)
-
 
 @strawberry.type
 class CoreSubscription:
@@ -368,6 +257,20 @@ class CoreSubscription:
             yield transaction
 
 
-Query = merge_types("Query", (CoreQuery, RiskQuery, FinancingQuery))
-Mutation = merge_types("Mutation", (CoreMutation, CreditMutation, RiskMutation, FinancingMutation))
+Query = merge_types(
+    "Query",
+    (CoreQuery, ComplaintsQuery, RiskQuery, FinancingQuery, SupervisionQuery, AnnouncementsQuery),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        CoreMutation,
+        ComplaintsMutation,
+        CreditMutation,
+        RiskMutation,
+        FinancingMutation,
+        SupervisionMutation,
+        AnnouncementsMutation,
+    ),
+)
 Subscription = merge_types("Subscription", (CoreSubscription, RiskSubscription))

@@ -1,19 +1,33 @@
-"""What regulators get back from supervision: closure reports and the audit trail."""
+"""Supervision: regulators' statistics, the audit trail, and suspending, reinstating and
+closing merchants; the supervision domain's types and its root fields.
+
+The root types in schema/root.py merge SupervisionQuery and SupervisionMutation with
+the other domains'; each field declares who may call it (schema/permissions.py)
+and hands the decoded arguments to resolvers/supervision.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Annotated
 
 import strawberry
 
 from models import AuditEntry as AuditEntryRow
+from models.enums import Role
+from resolvers import supervision
 from schema.accounts import User, load_user
 from schema.context import Info
-from schema.ids import encode_id
+from schema.enums import MerchantStatus
+from schema.ids import decode_id, encode_id
 from schema.merchants import Merchant
 from schema.node import Node
+from schema.pagination import Connection, to_connection
+from schema.permissions import allow
 from schema.scalars import Money
+from services.supervision import ClosureReport
+from services.supervision_stats import SupervisionFigures
 
 
 @strawberry.type
@@ -24,6 +38,85 @@ class MerchantClosureReport:
     shortfall: Money = strawberry.field(
         description="Liability that custody could not cover (0.00 when fully covered)."
     )
+
+    @classmethod
+    def of(cls, report: ClosureReport) -> MerchantClosureReport:
+        return cls(
+            merchant=Merchant.of(report.merchant),
+            cards_refunded=report.cards_refunded,
+            cash_refunded=Money(report.cash_refunded_fen),
+            shortfall=Money(report.shortfall_fen),
+        )
+
+
+@strawberry.type
+class MerchantStatusCount:
+    status: MerchantStatus
+    count: int
+
+
+@strawberry.type(description="Cash flows of one day in the platform's time zone.")
+class DailyFlow:
+    date: dt.date
+    sales: Money = strawberry.field(description="Cash paid for cards and top-ups.")
+    redemptions: Money = strawberry.field(description="Cash released to merchants by redemptions.")
+    refunds: Money = strawberry.field(description="Cash paid back to consumers.")
+
+
+@strawberry.type
+class SupervisionStats:
+    figures: strawberry.Private[SupervisionFigures]
+
+    @strawberry.field
+    def merchants_by_status(self) -> list[MerchantStatusCount]:
+        return [
+            MerchantStatusCount(status=status, count=count)
+            for status, count in self.figures.merchants_by_status.items()
+        ]
+
+    @strawberry.field(description="Cards that are ACTIVE now.")
+    def active_cards(self) -> int:
+        return self.figures.active_cards
+
+    @strawberry.field(description="Cash in custody now, over all merchants.")
+    def escrow_held(self) -> Money:
+        return Money(self.figures.escrow_held_fen)
+
+    @strawberry.field(description="Cash value of every live card now.")
+    def outstanding_liability(self) -> Money:
+        return Money(self.figures.outstanding_liability_fen)
+
+    @strawberry.field(description="Cash paid for cards and top-ups within the period.")
+    def sales_total(self) -> Money:
+        return Money(self.figures.sales_fen)
+
+    @strawberry.field(description="Cash released to merchants by redemptions within the period.")
+    def redemptions_total(self) -> Money:
+        return Money(self.figures.redemptions_fen)
+
+    @strawberry.field(description="Cash paid back to consumers within the period.")
+    def refunds_total(self) -> Money:
+        return Money(self.figures.refunds_fen)
+
+    @strawberry.field(description="Complaints submitted, answered or under mediation now.")
+    def open_complaints(self) -> int:
+        return self.figures.open_complaints
+
+    @strawberry.field(description="Risk alerts OPEN or ACKNOWLEDGED now.")
+    def open_alerts(self) -> int:
+        return self.figures.open_alerts
+
+    @strawberry.field(description="One entry per day of the period, oldest first.")
+    def daily(self) -> list[DailyFlow]:
+        return [
+            DailyFlow(
+                date=day.date,
+                sales=Money(day.sales_fen),
+                redemptions=Money(day.redemptions_fen),
+                refunds=Money(day.refunds_fen),
+            )
+            for day in self.figures.daily
+        ]
 
 
 @strawberry.type
@@ -96,3 +189,80 @@ class AuditFilter:
     actor_id: strawberry.ID | None = None
     from_: dt.datetime | None = strawberry.field(default=None, name="from")
     to: dt.datetime | None = None
+
+
+@strawberry.type
+class SupervisionQuery:
+    @strawberry.field(description="Regulators only.", extensions=[allow(Role.REGULATOR)])
+    async def supervision_stats(
+        self,
+        info: Info,
+        from_: Annotated[dt.date | None, strawberry.argument(name="from")] = None,
+        to: dt.date | None = None,
+    ) -> SupervisionStats:
+        figures = await supervision.supervision_stats(info.context.principal, from_, to)
+        return SupervisionStats(figures=figures)
+
+    @strawberry.field(
+        description="Regulators only: their actions (reviews, suspensions, closures, custody "
+        "changes, complaint rulings, refund decisions, announcements), newest first.",
+        extensions=[allow(Role.REGULATOR)],
+    )
+    async def audit_trail(
+        self,
+        info: Info,
+        filter: AuditFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEntry]:
+        filter = filter or AuditFilter()
+        page = await supervision.audit_trail(
+            info.context.principal,
+            merchant_id=decode_id(filter.merchant_id, "Merchant") if filter.merchant_id else None,
+            action=filter.action,
+            actor_id=decode_id(filter.actor_id, "User") if filter.actor_id else None,
+            start=filter.from_,
+            end=filter.to,
+            first=first,
+            after=after,
+        )
+        return to_connection(page, AuditEntry.of)
+
+
+@strawberry.type
+class SupervisionMutation:
+    @strawberry.mutation(
+        description="Regulators: stops sales; redemption and refunds go on.",
+        extensions=[allow(Role.REGULATOR)],
+    )
+    async def suspend_merchant(
+        self, info: Info, merchant_id: strawberry.ID, reason: str
+    ) -> Merchant:
+        row = await supervision.suspend_merchant(
+            info.context.principal, decode_id(merchant_id, "Merchant"), reason
+        )
+        return Merchant.of(row)
+
+    @strawberry.mutation(
+        description="Regulators: a suspended merchant sells again.",
+        extensions=[allow(Role.REGULATOR)],
+    )
+    async def reinstate_merchant(
+        self, info: Info, merchant_id: strawberry.ID, reason: str
+    ) -> Merchant:
+        row = await supervision.reinstate_merchant(
+            info.context.principal, decode_id(merchant_id, "Merchant"), reason
+        )
+        return Merchant.of(row)
+
+    @strawberry.mutation(
+        description="Closes a merchant and refunds every live card from custody.",
+        extensions=[allow(Role.REGULATOR)],
+    )
+    async def close_merchant(
+        self, info: Info, merchant_id: strawberry.ID, reason: str
+    ) -> MerchantClosureReport:
+        report = await supervision.close_merchant(
+            info.context.principal, decode_id(merchant_id, "Merchant"), reason
+        )
+        return MerchantClosureReport.of(report)

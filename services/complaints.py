@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
+from auth import scoping
 from core import clock
 from core.errors import BadInput, Forbidden, InvalidState, NotFound
 from core.principal import Principal
@@ -151,24 +152,16 @@ async def file_complaint(
     return complaint
 
 
-async def _complaint_for(principal: Principal, complaint_id: int) -> Complaint:
-    """The complaint if the caller is its complainant, its merchant or a regulator."""
-    query = Complaint.filter(id=complaint_id)
-    if principal.is_consumer:
-        query = query.filter(complainant_id=principal.user_id)
-    elif principal.is_merchant:
-        query = query.filter(merchant_id=principal.merchant_id)
-    elif not principal.is_regulator:
-        raise Forbidden("Sign in as the complainant, the merchant or a regulator")
-    complaint = await query.first()
+async def _writable(principal: Principal, complaint_id: int) -> Complaint:
+    """The complaint if the caller may act on it; NOT_FOUND otherwise (existence is not revealed)."""
+    complaint = await scoping.writable_complaints(principal).get_or_none(id=complaint_id)
     if complaint is None:
         raise NotFound("No such complaint")
     return complaint
 
 
 async def respond(*, principal: Principal, complaint_id: int, message: str) -> Complaint:
-    principal.require_merchant()
-    complaint = await _complaint_for(principal, complaint_id)
+    complaint = await _writable(principal, complaint_id)
     text = _text(message, "response")
     async with in_transaction():
         await _move(
@@ -179,8 +172,7 @@ async def respond(*, principal: Principal, complaint_id: int, message: str) -> C
 
 
 async def escalate(*, principal: Principal, complaint_id: int, message: str | None) -> Complaint:
-    principal.require_role(Role.CONSUMER)
-    complaint = await _complaint_for(principal, complaint_id)
+    complaint = await _writable(principal, complaint_id)
     text = _text(message, "message", required=False)
     async with in_transaction():
         await _move(
@@ -194,8 +186,7 @@ async def escalate(*, principal: Principal, complaint_id: int, message: str | No
 
 
 async def withdraw(*, principal: Principal, complaint_id: int) -> Complaint:
-    principal.require_role(Role.CONSUMER)
-    complaint = await _complaint_for(principal, complaint_id)
+    complaint = await _writable(principal, complaint_id)
     async with in_transaction():
         await _move(
             complaint,
@@ -217,8 +208,8 @@ async def resolve(
     refund_card_too: bool,
 ) -> Complaint:
     """A regulator's ruling; UPHELD with `refund_card_too` refunds the card through the ledger."""
-    regulator_id = principal.require_role(Role.REGULATOR)
-    complaint = await _complaint_for(principal, complaint_id)
+    regulator_id = principal.require_user()
+    complaint = await _writable(principal, complaint_id)
     text = _text(resolution, "resolution")
     if refund_card_too and outcome is not ComplaintOutcome.UPHELD:
         raise BadInput("Only an UPHELD complaint orders a refund")

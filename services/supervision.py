@@ -13,8 +13,10 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from auth import scoping
 from core import clock, text
 from core.errors import InvalidState, NotFound
+from core.principal import Principal
 from models import Card, CardProduct, Merchant, RefundRequest, Store
 from models.enums import (
     LIVE_CARD_STATUSES,
@@ -38,8 +40,16 @@ class ClosureReport:
     shortfall_fen: int
 
 
+async def _supervised(principal: Principal, merchant_id: int) -> Merchant:
+    """The merchant if the caller may change its status; NOT_FOUND otherwise."""
+    merchant = await scoping.supervised_merchants(principal).get_or_none(id=merchant_id)
+    if merchant is None:
+        raise NotFound("No such merchant")
+    return merchant
+
+
 async def _change_status(
-    regulator_id: int,
+    principal: Principal,
     merchant_id: int,
     reason: str,
     *,
@@ -47,10 +57,9 @@ async def _change_status(
     to: MerchantStatus,
     action: str,
 ) -> Merchant:
+    regulator_id = principal.require_user()
     reason = text.required_reason(reason)
-    merchant = await Merchant.get_or_none(id=merchant_id)
-    if merchant is None:
-        raise NotFound("No such merchant")
+    merchant = await _supervised(principal, merchant_id)
     if merchant.status not in allowed_from:
         raise InvalidState(f"A {merchant.status.value} merchant cannot become {to.value}")
     async with in_transaction():
@@ -71,9 +80,9 @@ async def _change_status(
     return await Merchant.get(id=merchant.id)
 
 
-async def suspend_merchant(*, regulator_id: int, merchant_id: int, reason: str) -> Merchant:
+async def suspend_merchant(*, principal: Principal, merchant_id: int, reason: str) -> Merchant:
     return await _change_status(
-        regulator_id,
+        principal,
         merchant_id,
         reason,
         allowed_from=(MerchantStatus.ACTIVE,),
@@ -82,9 +91,9 @@ async def suspend_merchant(*, regulator_id: int, merchant_id: int, reason: str) 
     )
 
 
-async def reinstate_merchant(*, regulator_id: int, merchant_id: int, reason: str) -> Merchant:
+async def reinstate_merchant(*, principal: Principal, merchant_id: int, reason: str) -> Merchant:
     return await _change_status(
-        regulator_id,
+        principal,
         merchant_id,
         reason,
         allowed_from=(MerchantStatus.SUSPENDED,),
@@ -93,12 +102,11 @@ async def reinstate_merchant(*, regulator_id: int, merchant_id: int, reason: str
     )
 
 
-async def close_merchant(*, regulator_id: int, merchant_id: int, reason: str) -> ClosureReport:
+async def close_merchant(*, principal: Principal, merchant_id: int, reason: str) -> ClosureReport:
     """Close for good and refund every live card in one transaction."""
+    regulator_id = principal.require_user()
     reason = text.required_reason(reason)
-    merchant = await Merchant.get_or_none(id=merchant_id)
-    if merchant is None:
-        raise NotFound("No such merchant")
+    merchant = await _supervised(principal, merchant_id)
     if merchant.status not in (MerchantStatus.ACTIVE, MerchantStatus.SUSPENDED):
         raise InvalidState(f"A {merchant.status.value} merchant cannot be closed")
     now = clock.now()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from core.principal import Principal
 from models import Card, Complaint, ComplaintEvent, RefundRequest
 from models.enums import CardStatus, ComplaintStatus, MerchantStatus, RefundStatus, Role
 from schema.ids import decode_id, encode_id
@@ -245,7 +246,9 @@ async def test_a_card_holder_complains_about_a_closed_merchant(client):
     # Given a consumer whose card was refunded when its merchant was closed
     s = await scene()
     await supervision.close_merchant(
-        regulator_id=s.regulator.id, merchant_id=s.world.merchant.id, reason="关闭"
+        principal=Principal(user_id=s.regulator.id, role=Role.REGULATOR),
+        merchant_id=s.world.merchant.id,
+        reason="关闭",
     )
 
     # When the consumer complains, with or without naming the card

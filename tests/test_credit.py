@@ -627,7 +627,7 @@ async def test_a_closure_rescores_the_merchant(client):
     regulator = await make_user(Role.REGULATOR)
 
     await supervision.close_merchant(
-        regulator_id=regulator.id, merchant_id=world.merchant.id, reason="经营者失联"
+        principal=regulator_principal(regulator), merchant_id=world.merchant.id, reason="经营者失联"
     )
     await background.drain()
 

@@ -258,7 +258,9 @@ async def test_a_suspended_merchant_cannot_apply(client):
     world = await qualifying_merchant()
     regulator = await make_user(Role.REGULATOR)
     await supervision.suspend_merchant(
-        regulator_id=regulator.id, merchant_id=world.merchant.id, reason="整改"
+        principal=Principal(user_id=regulator.id, role=Role.REGULATOR),
+        merchant_id=world.merchant.id,
+        reason="整改",
     )
 
     assert refusal(await apply(client, world.owner)) == (

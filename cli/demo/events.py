@@ -34,7 +34,7 @@ def plan_merchant_events(world: World) -> None:
 
             async def suspend(m: MerchantPlan = merchant, why: str = reason) -> None:
                 await supervision.suspend_merchant(
-                    regulator_id=world.user(WANG.phone), merchant_id=m.id, reason=why
+                    principal=world.regulator(), merchant_id=m.id, reason=why
                 )
 
             world.step(merchant.stop_at, suspend)
@@ -45,7 +45,7 @@ def plan_merchant_events(world: World) -> None:
 
             async def close(m: MerchantPlan = merchant, why: str = reason) -> None:
                 await supervision.close_merchant(
-                    regulator_id=world.user(WANG.phone), merchant_id=m.id, reason=why
+                    principal=world.regulator(), merchant_id=m.id, reason=why
                 )
 
             world.step(merchant.stop_at, close)

@@ -1,4 +1,4 @@
-"""Supervision statistics for regulators: the platform now, and cash flows per day."""
+"""The supervision domain's figures for regulators: the platform now, and cash flows per day."""
 
 from __future__ import annotations
 
@@ -16,19 +16,14 @@ from models.enums import (
     LIVE_CARD_STATUSES,
     OPEN_ALERT_STATUSES,
     CardStatus,
-    ComplaintStatus,
     MerchantStatus,
     TransferKind,
 )
 from services.aggregates import total
+from services.complaints import OPEN_STATUSES as OPEN_COMPLAINT_STATUSES
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
-OPEN_COMPLAINT_STATUSES = (
-    ComplaintStatus.SUBMITTED,
-    ComplaintStatus.MERCHANT_RESPONDED,
-    ComplaintStatus.UNDER_MEDIATION,
-)
 
 
 @dataclass
