@@ -134,11 +134,11 @@ async def test_a_killed_server_loses_nothing_and_replays_complete_exactly_once(d
     consumers = [token_for(await make_user(Role.CONSUMER)) for _ in range(CLIENTS)]
     merchant = made.token
     # The tests' tokens are signed with the tests' secret, which may be the development one.
-    environment = {"ANFU_ENV": "development", "ANFU_JWT_SECRET": get_settings().jwt_secret}
+    secret = get_settings().jwt_secret
     streams = [Stream() for _ in range(CLIENTS)]
 
     # When four clients stream money mutations and the server is killed among them
-    async with live_server(database, **environment) as server:
+    async with live_server(database, ANFU_ENV="development", ANFU_JWT_SECRET=secret) as server:
         clients = [
             asyncio.create_task(_client(server.url, world, consumers[index], merchant, stream))
             for index, stream in enumerate(streams)
@@ -157,10 +157,12 @@ async def test_a_killed_server_loses_nothing_and_replays_complete_exactly_once(d
 
     # And, on the server started again, every operation replayed with its key completes once:
     # an answered one gives the answer the client saw
-    async with live_server(database, **environment) as server:
-        async with httpx.AsyncClient(timeout=30) as http:
-            first = [await _send(http, server.url, operation) for operation in operations]
-            second = [await _send(http, server.url, operation) for operation in operations]
+    async with (
+        live_server(database, ANFU_ENV="development", ANFU_JWT_SECRET=secret) as server,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        first = [await _send(http, server.url, operation) for operation in operations]
+        second = [await _send(http, server.url, operation) for operation in operations]
     for operation, replayed in zip(operations, first, strict=True):
         if operation.answer is not None:
             assert replayed == operation.answer
