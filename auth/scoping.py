@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -23,6 +23,7 @@ from models import (
     FinancingApplication,
     Merchant,
     RefundRequest,
+    RegistryRecord,
     RiskAlert,
     Store,
     Transfer,
@@ -76,6 +77,37 @@ def readable_card_products(principal: Principal) -> QuerySet[CardProduct]:
     if principal.is_merchant:
         return CardProduct.filter(on_sale | Q(merchant_id=principal.merchant_id))
     return CardProduct.filter(on_sale)
+
+
+def writable_merchant(principal: Principal) -> QuerySet[Merchant]:
+    """The merchant whose stores, staff and card products the caller manages: its own, when
+    the caller is its owner. Its staff, bound to a store or not, manage nothing."""
+    if not principal.is_merchant:
+        return _nothing(Merchant)
+    owner = User.filter(
+        id=principal.user_id, merchant_id=principal.merchant_id, is_merchant_owner=True
+    )
+    return Merchant.filter(id__in=Subquery(owner.values("merchant_id")))
+
+
+def writable_stores(principal: Principal) -> QuerySet[Store]:
+    """The stores the caller may close, bind staff to or sell products at: its managed merchant's."""
+    return Store.filter(merchant_id__in=Subquery(writable_merchant(principal).values("id")))
+
+
+def writable_card_products(principal: Principal) -> QuerySet[CardProduct]:
+    """The card products the caller may change: its managed merchant's."""
+    return CardProduct.filter(merchant_id__in=Subquery(writable_merchant(principal).values("id")))
+
+
+def reviewable_merchants(principal: Principal) -> QuerySet[Merchant]:
+    """Whose application the caller may approve or reject: any merchant's, for regulators."""
+    return Merchant.all() if principal.is_regulator else _nothing(Merchant)
+
+
+def readable_registry_records(principal: Principal) -> QuerySet[RegistryRecord]:
+    """The market-regulation registry is for regulators."""
+    return RegistryRecord.all() if principal.is_regulator else _nothing(RegistryRecord)
 
 
 def readable_cards(principal: Principal) -> QuerySet[Card]:

@@ -150,7 +150,8 @@ def import_registry(
     (the good ones still import) and make the exit status 1."""
     from tqdm import tqdm
 
-    from services.registry import ImportReport, import_rows, read_registry_file
+    from services.registry import ImportReport, import_rows
+    from services.registry_files import read_registry_file
 
     try:
         rows = read_registry_file(file)

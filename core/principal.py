@@ -20,10 +20,6 @@ class Principal:
     session_id: str | None = None
 
     @property
-    def is_anonymous(self) -> bool:
-        return self.user_id is None
-
-    @property
     def is_consumer(self) -> bool:
         return self.role is Role.CONSUMER
 

@@ -25,3 +25,11 @@ def required_reason(text: str) -> str:
     given = reason(text)
     assert given is not None
     return given
+
+
+def bounded(value: str, what: str, max_length: int) -> str:
+    """A name or address trimmed; BadInput naming `what` when it is empty or too long."""
+    value = value.strip()
+    if not value or len(value) > max_length:
+        raise BadInput(f"The {what} has 1 to {max_length} characters")
+    return value

@@ -1,70 +1,88 @@
-"""Root fields for categories, merchants and the registry."""
+"""The merchants domain's reads and writes for the API: the caller has passed the field's rule.
+
+Reads go through scoping (what the caller may see); a merchant's owner manages its stores,
+staff and card products through services/merchants.py.
+"""
 
 from __future__ import annotations
 
 from tortoise.expressions import Q, Subquery
 
 from auth import scoping
-from core.errors import Forbidden, NotFound
-from models import Category as CategoryRow
-from models import RegistryRecord as RegistryRecordRow
-from models import Store as StoreRow
+from core.principal import Principal
+from models import CardProduct, Category, Merchant, Store, User
+from models.enums import CardProductStatus, MerchantStatus
 from models.enums import CreditGrade as Grade
-from models.enums import MerchantStatus
-from schema.context import Info
-from schema.ids import decode_id
-from schema.merchants import Category, Merchant, MerchantFilter, RegistryRecord
-from schema.pagination import Connection, to_connection
-from services.pagination import ordered_by, paginate
+from services import merchants as merchant_service
+from services.merchants import ProductDraft
+from services.pagination import Page, ordered_by, page_of
+from services.stores import StoreDraft
 
 GRADES_BEST_FIRST = [Grade.A, Grade.B, Grade.C, Grade.D]
 
 
 async def categories() -> list[Category]:
-    return [Category(row=row) for row in await CategoryRow.all().order_by("position", "code")]
+    return await Category.all().order_by("position", "code")
 
 
 async def merchants(
-    info: Info, filter: MerchantFilter | None, first: int | None, after: str | None
-) -> Connection[Merchant]:
-    query = scoping.readable_merchants(info.context.principal)
-    order: tuple[str, ...] = ("id",)
-    if filter is not None:
-        if filter.category_code is not None:
-            query = query.filter(category_id=str(filter.category_code))
-        if filter.status is not None:
-            query = query.filter(status=filter.status)
-            if filter.status is MerchantStatus.PENDING_REVIEW:
-                # The review queue: oldest application first.
-                order = ("created_at", "id")
-        if filter.search and filter.search.strip():
-            term = filter.search.strip()
-            stores_named = StoreRow.filter(name__icontains=term).values("merchant_id")
-            query = query.filter(Q(name__icontains=term) | Q(id__in=Subquery(stores_named)))
-        if filter.district and filter.district.strip():
-            in_district = StoreRow.filter(district=filter.district.strip()).values("merchant_id")
-            query = query.filter(id__in=Subquery(in_district))
-        if filter.min_grade is not None:
-            good_enough = GRADES_BEST_FIRST[: GRADES_BEST_FIRST.index(filter.min_grade) + 1]
-            query = query.filter(credit_grade__in=good_enough)
-    page = await paginate(query, ordered_by(*order), first, after)
-    for row in page.items:
-        info.context.loaders.merchant.prime(row.id, row)
-    return to_connection(page, Merchant.of)
+    principal: Principal,
+    *,
+    category_code: str | None,
+    status: MerchantStatus | None,
+    search: str | None,
+    district: str | None,
+    min_grade: Grade | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Merchant]:
+    scope = scoping.readable_merchants(principal)
+    # The review queue: oldest application first.
+    by_application = status is MerchantStatus.PENDING_REVIEW
+    if search and search.strip():
+        term = search.strip()
+        stores_named = Store.filter(name__icontains=term).values("merchant_id")
+        scope = scope.filter(Q(name__icontains=term) | Q(id__in=Subquery(stores_named)))
+    if district and district.strip():
+        in_district = Store.filter(district=district.strip()).values("merchant_id")
+        scope = scope.filter(id__in=Subquery(in_district))
+    good_enough = None
+    if min_grade is not None:
+        good_enough = GRADES_BEST_FIRST[: GRADES_BEST_FIRST.index(min_grade) + 1]
+    return await page_of(
+        scope,
+        ordered_by("created_at", "id") if by_application else ordered_by("id"),
+        first,
+        after,
+        {"category_id": category_code, "status": status, "credit_grade__in": good_enough},
+    )
 
 
-async def merchant(info: Info, id: str) -> Merchant | None:
-    try:
-        key = decode_id(id, "Merchant")
-    except NotFound:
-        return None
-    row = await scoping.readable_merchants(info.context.principal).get_or_none(id=key)
-    return Merchant.of(row) if row else None
+async def merchant(principal: Principal, merchant_id: int) -> Merchant | None:
+    return await scoping.readable_merchants(principal).get_or_none(id=merchant_id)
 
 
-async def registry_record(info: Info, credit_code: str) -> RegistryRecord | None:
-    if not info.context.principal.is_regulator:
-        info.context.principal.require_user()
-        raise Forbidden("Only regulators read the registry")
-    row = await RegistryRecordRow.get_or_none(credit_code=credit_code.strip().upper())
-    return RegistryRecord(row=row) if row else None
+async def add_store(principal: Principal, draft: StoreDraft) -> Store:
+    return await merchant_service.add_store(principal, draft)
+
+
+async def close_store(principal: Principal, store_id: int) -> Store:
+    return await merchant_service.close_store(principal, store_id)
+
+
+async def add_staff(
+    principal: Principal, *, phone: str, password: str, display_name: str, store_id: int | None
+) -> User:
+    return await merchant_service.add_staff(
+        principal, phone=phone, password=password, display_name=display_name, store_id=store_id
+    )
+
+
+async def create_card_product(principal: Principal, draft: ProductDraft) -> CardProduct:
+    return await merchant_service.create_card_product(principal, draft)
+
+
+async def set_card_product_status(
+    principal: Principal, product_id: int, status: CardProductStatus
+) -> CardProduct:
+    return await merchant_service.set_card_product_status(principal, product_id, status)

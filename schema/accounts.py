@@ -1,4 +1,9 @@
-"""Users and the payloads of registration and login."""
+"""The accounts domain: users, the payloads of registration and login, and their root fields.
+
+The root types in schema/root.py merge AccountsQuery and AccountsMutation with the other
+domains'; each field declares who may call it (schema/permissions.py) and hands plain
+arguments to resolvers/accounts.py.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,16 @@ import strawberry
 
 from auth import scoping
 from models import User as UserRow
+from resolvers import accounts
 from schema.context import Info
 from schema.enums import Role
 from schema.ids import encode_id
 from schema.node import Node
+from schema.permissions import anyone
 
 if TYPE_CHECKING:
     from schema.merchants import Merchant, Store
+    from services.accounts import Session
 
 
 @strawberry.type
@@ -82,6 +90,15 @@ class AuthPayload:
     expires_at: dt.datetime
     user: User
 
+    @classmethod
+    def of(cls, session: Session) -> AuthPayload:
+        return cls(
+            access_token=session.access_token,
+            refresh_token=session.refresh_token,
+            expires_at=session.expires_at,
+            user=User.of(session.user, is_viewer=True),
+        )
+
 
 @strawberry.input
 class RegisterConsumerInput:
@@ -95,3 +112,36 @@ async def load_user(info: Info, user_id: int) -> User:
     row = await info.context.loaders.user.load(user_id)
     assert row is not None
     return User.of(row)
+
+
+@strawberry.type
+class AccountsQuery:
+    @strawberry.field(description="The caller; null when anonymous.", extensions=[anyone()])
+    async def me(self, info: Info) -> User | None:
+        row = await accounts.me(info.context.principal)
+        return User.of(row) if row else None
+
+
+@strawberry.type
+class AccountsMutation:
+    @strawberry.mutation(extensions=[anyone()])
+    async def register_consumer(self, info: Info, input: RegisterConsumerInput) -> AuthPayload:
+        session = await accounts.register_consumer(
+            phone=input.phone,
+            password=input.password,
+            display_name=input.display_name,
+            client_address=info.context.client_address,
+        )
+        return AuthPayload.of(session)
+
+    @strawberry.mutation(extensions=[anyone()])
+    async def login(self, info: Info, phone: str, password: str) -> AuthPayload:
+        return AuthPayload.of(await accounts.login(phone, password, info.context.client_address))
+
+    @strawberry.mutation(extensions=[anyone()])
+    async def refresh_session(self, refresh_token: str) -> AuthPayload:
+        return AuthPayload.of(await accounts.refresh_session(refresh_token))
+
+    @strawberry.mutation(extensions=[anyone()])
+    async def logout(self, refresh_token: str) -> bool:
+        return await accounts.logout(refresh_token)

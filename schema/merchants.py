@@ -1,4 +1,10 @@
-"""Categories, merchants, stores, card products and registry records."""
+"""The merchants domain: categories, merchants, their stores and card products, and the root
+fields that read them (its mutations are in schema/merchant_mutations.py).
+
+The root types in schema/root.py merge MerchantsQuery with the other domains'; each field
+declares who may call it (schema/permissions.py), decodes global IDs and hands plain
+arguments to resolvers/merchants.py.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from auth import scoping
-from core.errors import Forbidden
+from core.errors import Forbidden, NotFound
 from models import CardProduct as CardProductRow
 from models import Category as CategoryRow
 from models import Merchant as MerchantRow
-from models import RegistryRecord as RegistryRecordRow
 from models import Store as StoreRow
 from models.enums import CardProductStatus as CardProductStatusValue
 from models.enums import StoreStatus as StoreStatusValue
+from resolvers import merchants
 from schema.context import Info
 from schema.enums import (
     CardProductStatus,
@@ -24,9 +30,10 @@ from schema.enums import (
     RiskLevel,
     StoreStatus,
 )
-from schema.ids import encode_id
+from schema.ids import decode_id, encode_id
 from schema.node import Node
 from schema.pagination import Connection, to_connection
+from schema.permissions import anyone
 from schema.scalars import Money
 from services.custody import bp_to_ratio
 from services.ledger import escrow_account, settlement_account
@@ -337,40 +344,44 @@ class CardProduct(Node):
         return await info.context.loaders.sold_count_by_card_product.load(self.row.id)
 
 
-@strawberry.type(
-    description="Facts held by the market-regulation registry about a business (government static data)."
-)
-class RegistryRecord:
-    row: strawberry.Private[RegistryRecordRow]
+@strawberry.type
+class MerchantsQuery:
+    @strawberry.field(extensions=[anyone()])
+    async def categories(self) -> list[Category]:
+        return [Category(row=row) for row in await merchants.categories()]
 
-    @strawberry.field
-    def credit_code(self) -> str:
-        return self.row.credit_code
+    @strawberry.field(
+        description="Anonymous users and consumers see ACTIVE merchants only. In order of id; "
+        "with status PENDING_REVIEW (the review queue), oldest application first.",
+        extensions=[anyone()],
+    )
+    async def merchants(
+        self,
+        info: Info,
+        filter: MerchantFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Merchant]:
+        filter = filter or MerchantFilter()
+        page = await merchants.merchants(
+            info.context.principal,
+            category_code=str(filter.category_code) if filter.category_code is not None else None,
+            status=filter.status,
+            search=filter.search,
+            district=filter.district,
+            min_grade=filter.min_grade,
+            first=first,
+            after=after,
+        )
+        for row in page.items:
+            info.context.loaders.merchant.prime(row.id, row)
+        return to_connection(page, Merchant.of)
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def legal_representative(self) -> str:
-        return self.row.legal_representative
-
-    @strawberry.field
-    def registered_capital(self) -> Money:
-        return Money(self.row.registered_capital_fen)
-
-    @strawberry.field
-    def established_on(self) -> dt.date:
-        return self.row.established_on
-
-    @strawberry.field(description="e.g. 存续 (in operation), 注销 (deregistered), 吊销 (revoked).")
-    def registration_status(self) -> str:
-        return self.row.registration_status
-
-    @strawberry.field
-    def administrative_penalties(self) -> int:
-        return self.row.administrative_penalties
-
-    @strawberry.field
-    def on_abnormal_operations_list(self) -> bool:
-        return self.row.on_abnormal_list
+    @strawberry.field(extensions=[anyone()])
+    async def merchant(self, info: Info, id: strawberry.ID) -> Merchant | None:
+        try:
+            merchant_id = decode_id(id, "Merchant")
+        except NotFound:
+            return None
+        row = await merchants.merchant(info.context.principal, merchant_id)
+        return Merchant.of(row) if row else None

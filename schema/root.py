@@ -14,14 +14,8 @@ from collections.abc import AsyncIterator
 import strawberry
 from strawberry.tools import merge_types
 
-from resolvers import (
-    accounts,
-    cards,
-    merchants,
-    node,
-    onboarding,
-)
-from schema.accounts import AuthPayload, RegisterConsumerInput, User
+from resolvers import cards, node
+from schema.accounts import AccountsMutation, AccountsQuery
 from schema.announcements import AnnouncementsMutation, AnnouncementsQuery
 from schema.cards import (
     Card,
@@ -35,25 +29,12 @@ from schema.cards import (
 from schema.complaints import ComplaintsMutation, ComplaintsQuery
 from schema.context import Info
 from schema.credit import CreditMutation
-from schema.enums import CardProductStatus, RefundStatus
+from schema.enums import RefundStatus
 from schema.financing import FinancingMutation, FinancingQuery
-from schema.merchants import (
-    CardProduct,
-    Category,
-    EscrowAccount,
-    Merchant,
-    MerchantFilter,
-    RegistryRecord,
-    Store,
-)
+from schema.merchant_mutations import MerchantsMutation
+from schema.merchants import EscrowAccount, MerchantsQuery
 from schema.node import Node
-from schema.onboarding import (
-    AddStaffInput,
-    CardProductInput,
-    MerchantRegistrationPayload,
-    RegisterMerchantInput,
-    StoreInput,
-)
+from schema.onboarding import OnboardingMutation, OnboardingQuery
 from schema.pagination import Connection
 from schema.risk import RiskMutation, RiskQuery, RiskSubscription
 from schema.scalars import Money
@@ -65,31 +46,6 @@ class CoreQuery:
     @strawberry.field(description="Any object by its global ID, if the caller may read it.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await node.node(info, id)
-
-    @strawberry.field(description="The caller; null when anonymous.")
-    async def me(self, info: Info) -> User | None:
-        return await accounts.me(info)
-
-    @strawberry.field
-    async def categories(self) -> list[Category]:
-        return await merchants.categories()
-
-    @strawberry.field(
-        description="Anonymous users and consumers see ACTIVE merchants only. In order of id; "
-        "with status PENDING_REVIEW (the review queue), oldest application first."
-    )
-    async def merchants(
-        self,
-        info: Info,
-        filter: MerchantFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Merchant]:
-        return await merchants.merchants(info, filter, first, after)
-
-    @strawberry.field
-    async def merchant(self, info: Info, id: strawberry.ID) -> Merchant | None:
-        return await merchants.merchant(info, id)
 
     @strawberry.field(description="The consumer's own card bag.")
     async def wallet(self, info: Info) -> Wallet:
@@ -122,29 +78,9 @@ class CoreQuery:
     ) -> Connection[RefundRequest]:
         return await cards.refund_requests(info, status, first, after)
 
-    @strawberry.field(description="Regulators only.")
-    async def registry_record(self, info: Info, credit_code: str) -> RegistryRecord | None:
-        return await merchants.registry_record(info, credit_code)
-
 
 @strawberry.type
 class CoreMutation:
-    @strawberry.mutation
-    async def register_consumer(self, info: Info, input: RegisterConsumerInput) -> AuthPayload:
-        return await accounts.register_consumer(info, input)
-
-    @strawberry.mutation
-    async def login(self, info: Info, phone: str, password: str) -> AuthPayload:
-        return await accounts.login(info, phone, password)
-
-    @strawberry.mutation
-    async def refresh_session(self, refresh_token: str) -> AuthPayload:
-        return await accounts.refresh_session(refresh_token)
-
-    @strawberry.mutation
-    async def logout(self, refresh_token: str) -> bool:
-        return await accounts.logout(refresh_token)
-
     @strawberry.mutation(
         description="Pays the product's price into custody and issues a card. "
         "Safe to retry with the same key."
@@ -203,49 +139,6 @@ class CoreMutation:
     ) -> EscrowAccount:
         return await cards.set_custody_ratio(info, merchant_id, ratio, reason)
 
-    @strawberry.mutation(
-        description="Creates a merchant account and its application, checked against the registry. "
-        "The owner of a rejected application may apply again, with the same credit code or "
-        "another: its account (same phone, same password) moves to the new application."
-    )
-    async def register_merchant(
-        self, info: Info, input: RegisterMerchantInput
-    ) -> MerchantRegistrationPayload:
-        return await onboarding.register_merchant(info, input)
-
-    @strawberry.mutation(
-        description="Regulators: approve (the merchant goes public) or reject an application; "
-        "a reason is required to reject, or to approve despite registry findings."
-    )
-    async def review_merchant(
-        self, info: Info, merchant_id: strawberry.ID, approve: bool, reason: str | None = None
-    ) -> Merchant:
-        return await onboarding.review_merchant(info, merchant_id, approve, reason)
-
-    @strawberry.mutation(description="The merchant's owner adds a store.")
-    async def add_store(self, info: Info, input: StoreInput) -> Store:
-        return await onboarding.add_store(info, input)
-
-    @strawberry.mutation(description="The merchant's owner closes one of its stores.")
-    async def close_store(self, info: Info, store_id: strawberry.ID) -> Store:
-        return await onboarding.close_store(info, store_id)
-
-    @strawberry.mutation(description="The merchant's owner adds a staff account.")
-    async def add_staff(self, info: Info, input: AddStaffInput) -> User:
-        return await onboarding.add_staff(info, input)
-
-    @strawberry.mutation(
-        description="The merchant's owner creates a card product (on sale at once)."
-    )
-    async def create_card_product(self, info: Info, input: CardProductInput) -> CardProduct:
-        return await onboarding.create_card_product(info, input)
-
-    @strawberry.mutation(description="ACTIVE and SUSPENDED switch freely; RETIRED is final.")
-    async def set_card_product_status(
-        self, info: Info, product_id: strawberry.ID, status: CardProductStatus
-    ) -> CardProduct:
-        return await onboarding.set_card_product_status(info, product_id, status)
-
 
 @strawberry.type
 class CoreSubscription:
@@ -259,12 +152,25 @@ class CoreSubscription:
 
 Query = merge_types(
     "Query",
-    (CoreQuery, ComplaintsQuery, RiskQuery, FinancingQuery, SupervisionQuery, AnnouncementsQuery),
+    (
+        CoreQuery,
+        AccountsQuery,
+        MerchantsQuery,
+        OnboardingQuery,
+        ComplaintsQuery,
+        RiskQuery,
+        FinancingQuery,
+        SupervisionQuery,
+        AnnouncementsQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
     (
         CoreMutation,
+        AccountsMutation,
+        MerchantsMutation,
+        OnboardingMutation,
         ComplaintsMutation,
         CreditMutation,
         RiskMutation,

@@ -1,4 +1,9 @@
-"""A merchant manages its own stores, staff and card products (owner only)."""
+"""A merchant's owner manages its stores, staff and card products.
+
+What a caller may change comes from `scoping.writable_*`: only the merchant's owner
+manages; its staff, bound to a store or not, manage nothing. Stores are opened through
+services/stores.py, as an application's are.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,19 @@ from dataclasses import dataclass
 
 from tortoise.transactions import in_transaction
 
-from core import clock
+from auth import scoping
+from core import clock, text
 from core.errors import BadInput, Forbidden, InvalidState, NotFound
 from core.principal import Principal
 from models import CardProduct, CardProductStore, Merchant, Store, User
 from models.enums import CardProductStatus, MerchantStatus, RiskAlertKind, Role, StoreStatus
 from services import accounts, risk
 from services.money import format_money
-from services.onboarding import StoreDraft, clean_store, clean_text
+from services.stores import MAX_NAME_LENGTH, StoreDraft, clean_store, open_stores
 from settings import get_settings
 
 MAX_VALIDITY_DAYS = 3 * 365
+MAX_DESCRIPTION_LENGTH = 2000
 MANAGING_STATUSES = (MerchantStatus.PENDING_REVIEW, MerchantStatus.ACTIVE, MerchantStatus.SUSPENDED)
 
 
@@ -30,35 +37,26 @@ class ProductDraft:
     store_ids: list[int]
 
 
-async def _owned_merchant(principal: Principal) -> Merchant:
-    """The caller's merchant, when the caller is its owner and it can still be managed."""
-    merchant_id = principal.require_merchant()
-    owner = await User.get_or_none(id=principal.user_id)
-    if owner is None or not owner.is_merchant_owner:
+async def _managed_merchant(principal: Principal) -> Merchant:
+    """The caller's merchant, when the caller manages it and it can still be managed."""
+    merchant = await scoping.writable_merchant(principal).get_or_none()
+    if merchant is None:
+        # Past the field's rule the caller works for a merchant, so it is one of its staff.
         raise Forbidden("Only the merchant's owner manages stores, staff and products")
-    merchant = await Merchant.get(id=merchant_id)
     if merchant.status not in MANAGING_STATUSES:
         raise InvalidState(f"The merchant is {merchant.status.value} and can change nothing")
     return merchant
 
 
 async def add_store(principal: Principal, draft: StoreDraft) -> Store:
-    merchant = await _owned_merchant(principal)
-    store = clean_store(draft)
-    return await Store.create(
-        merchant_id=merchant.id,
-        name=store.name,
-        address=store.address,
-        district=store.district,
-        phone=store.phone,
-        status=StoreStatus.OPEN,
-        created_at=clock.now(),
-    )
+    merchant = await _managed_merchant(principal)
+    [store] = await open_stores(merchant.id, [clean_store(draft)])
+    return store
 
 
 async def close_store(principal: Principal, store_id: int) -> Store:
-    merchant = await _owned_merchant(principal)
-    store = await Store.get_or_none(id=store_id, merchant_id=merchant.id)
+    merchant = await _managed_merchant(principal)
+    store = await scoping.writable_stores(principal).get_or_none(id=store_id)
     if store is None:
         raise NotFound("No such store")
     closed = await Store.filter(id=store.id, status=StoreStatus.OPEN).update(
@@ -79,9 +77,9 @@ async def add_staff(
     store_id: int | None,
 ) -> User:
     """A staff account of the caller's merchant, optionally bound to one of its open stores."""
-    merchant = await _owned_merchant(principal)
+    merchant = await _managed_merchant(principal)
     if store_id is not None:
-        store = await Store.get_or_none(id=store_id, merchant_id=merchant.id)
+        store = await scoping.writable_stores(principal).get_or_none(id=store_id)
         if store is None:
             raise NotFound("No such store")
         if store.status is not StoreStatus.OPEN:
@@ -109,16 +107,16 @@ def check_product(draft: ProductDraft) -> None:
 
 
 async def create_card_product(principal: Principal, draft: ProductDraft) -> CardProduct:
-    merchant = await _owned_merchant(principal)
+    merchant = await _managed_merchant(principal)
     check_product(draft)
-    name = clean_text(draft.name, "product name", 128)
+    name = text.bounded(draft.name, "product name", MAX_NAME_LENGTH)
     description = draft.description.strip()
-    if len(description) > 2000:
-        raise BadInput("A description has at most 2000 characters")
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise BadInput(f"A description has at most {MAX_DESCRIPTION_LENGTH} characters")
     store_ids = sorted(set(draft.store_ids))
     if store_ids:
-        owned = await Store.filter(id__in=store_ids, merchant_id=merchant.id).values_list(
-            "id", "status"
+        owned = await (
+            scoping.writable_stores(principal).filter(id__in=store_ids).values_list("id", "status")
         )
         if len(owned) != len(store_ids):
             raise NotFound("No such store")
@@ -153,8 +151,8 @@ ALLOWED_PRODUCT_CHANGES = {
 async def set_card_product_status(
     principal: Principal, product_id: int, status: CardProductStatus
 ) -> CardProduct:
-    merchant = await _owned_merchant(principal)
-    product = await CardProduct.get_or_none(id=product_id, merchant_id=merchant.id)
+    await _managed_merchant(principal)
+    product = await scoping.writable_card_products(principal).get_or_none(id=product_id)
     if product is None:
         raise NotFound("No such card product")
     if status not in ALLOWED_PRODUCT_CHANGES[product.status]:

@@ -21,12 +21,15 @@ from zoneinfo import ZoneInfo
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from auth import scoping
 from core import clock, text
 from core.errors import BadInput, InvalidState, NotFound
-from models import Category, Merchant, RegistryRecord, Store, User
-from models.enums import MerchantStatus, Role, StoreStatus
+from core.principal import Principal
+from models import Category, Merchant, RegistryRecord, User
+from models.enums import MerchantStatus, Role
 from services import accounts, audit, credit_scores, limits
 from services.credit_code import problem_with
+from services.stores import MAX_NAME_LENGTH, StoreDraft, clean_store, open_stores
 from settings import get_settings
 
 OPERATING_STATUS = "存续"
@@ -46,16 +49,6 @@ def is_operating(registration_status: str) -> bool:
 
 MIN_MONTHS_ESTABLISHED = 6
 MAX_STORES_PER_APPLICATION = 200
-MAX_NAME_LENGTH = 128
-MAX_ADDRESS_LENGTH = 255
-
-
-@dataclass(frozen=True)
-class StoreDraft:
-    name: str
-    address: str
-    district: str
-    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,35 +76,6 @@ class ReturningOwner:
     phone: str
     rejected_merchant_id: int
     login: accounts.Session
-
-
-def clean_text(value: str, what: str, max_length: int) -> str:
-    value = value.strip()
-    if not value or len(value) > max_length:
-        raise BadInput(f"The {what} has 1 to {max_length} characters")
-    return value
-
-
-def clean_district(district: str) -> str:
-    """One of the platform city's districts (a setting), so statistics by district add up."""
-    districts = get_settings().districts
-    district = district.strip()
-    if district not in districts:
-        raise BadInput(f"A store's district is one of {', '.join(districts)}")
-    return district
-
-
-def clean_store(draft: StoreDraft) -> StoreDraft:
-    """A store as every way of opening one checks it: an application's or `addStore`'s."""
-    phone = draft.phone.strip() if draft.phone else None
-    if phone is not None and not (5 <= len(phone) <= 20):
-        raise BadInput("A store phone has 5 to 20 characters")
-    return StoreDraft(
-        name=clean_text(draft.name, "store name", MAX_NAME_LENGTH),
-        address=clean_text(draft.address, "store address", MAX_ADDRESS_LENGTH),
-        district=clean_district(draft.district),
-        phone=phone or None,
-    )
 
 
 def registry_findings(
@@ -171,8 +135,10 @@ async def register_merchant(
     problem = problem_with(credit_code)
     if problem:
         raise BadInput(f"Invalid unified social credit code: {problem}")
-    name = clean_text(application.name, "merchant name", MAX_NAME_LENGTH)
-    legal_representative = clean_text(application.legal_representative, "legal representative", 64)
+    name = text.bounded(application.name, "merchant name", MAX_NAME_LENGTH)
+    legal_representative = text.bounded(
+        application.legal_representative, "legal representative", 64
+    )
     if not application.stores:
         raise BadInput("An application names at least one store")
     if len(application.stores) > MAX_STORES_PER_APPLICATION:
@@ -242,20 +208,7 @@ async def _create_application(
             registry_findings=findings,
             created_at=clock.now(),
         )
-        await Store.bulk_create(
-            [
-                Store(
-                    merchant_id=merchant.id,
-                    name=store.name,
-                    address=store.address,
-                    district=store.district,
-                    phone=store.phone,
-                    status=StoreStatus.OPEN,
-                    created_at=clock.now(),
-                )
-                for store in stores
-            ]
-        )
+        await open_stores(merchant.id, stores)
         if isinstance(owner, ReturningOwner):
             session = await _move_owner(owner, merchant.id, legal_representative)
         else:
@@ -281,10 +234,10 @@ async def _move_owner(
 
 
 async def review_merchant(
-    *, regulator_id: int, merchant_id: int, approve: bool, reason: str | None
+    principal: Principal, merchant_id: int, *, approve: bool, reason: str | None
 ) -> Merchant:
     """Approve (the merchant goes public) or reject an application waiting for review."""
-    merchant = await Merchant.get_or_none(id=merchant_id)
+    merchant = await scoping.reviewable_merchants(principal).get_or_none(id=merchant_id)
     if merchant is None:
         raise NotFound("No such merchant")
     if merchant.status is not MerchantStatus.PENDING_REVIEW:
@@ -302,7 +255,7 @@ async def review_merchant(
         if claimed != 1:
             raise InvalidState("The application was reviewed meanwhile")
         await audit.record(
-            actor_id=regulator_id,
+            actor_id=principal.require_user(),
             action="MERCHANT_APPROVED" if approve else "MERCHANT_REJECTED",
             subject_type="Merchant",
             subject_id=merchant.id,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli.environment import CANNOT_START, shown_database
-from services.registry import REQUIRED_COLUMNS
+from services.registry_files import REQUIRED_COLUMNS
 
 ANFU = Path(sys.executable).parent / "anfu"
 WEAK_SECRET = "Qz7-leaky-Wv9"

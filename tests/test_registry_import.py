@@ -18,14 +18,8 @@ import pytest
 
 from models import RegistryRecord
 from services.credit_code import CHARSET
-from services.registry import (
-    BATCH_SIZE,
-    REQUIRED_COLUMNS,
-    ImportReport,
-    RowProblem,
-    import_rows,
-    read_registry_file,
-)
+from services.registry import BATCH_SIZE, ImportReport, RowProblem, import_rows
+from services.registry_files import REQUIRED_COLUMNS, read_registry_file
 from tests.support import new_credit_code
 
 BAD_CHECK = "credit_code: the check character (the 18th) does not match the first 17"

@@ -70,8 +70,8 @@ def _review(world: World, merchant: MerchantPlan) -> Callable[[], Awaitable[Any]
 
     async def review() -> None:
         await onboarding.review_merchant(
-            regulator_id=world.user(WANG.phone),
-            merchant_id=merchant.id,
+            world.regulator(),
+            merchant.id,
             approve=approve,
             reason=None if approve else merchant.status_reason,
         )

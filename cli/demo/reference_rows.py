@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from cli.demo.accounts import CHEN, LI, WANG, ZHANG, ZHOU
 from cli.demo.world import HISTORY_DAYS, World, hours
 from models import CardProduct, CardProductStore, Merchant, RegistryRecord, Store, User
-from models.enums import CardProductStatus, MerchantStatus, Role, StoreStatus
+from models.enums import CardProductStatus, MerchantStatus, Role
+from services.stores import StoreDraft, open_stores
 
 
 async def write_merchants(world: World) -> None:
@@ -40,22 +41,12 @@ async def write_merchants(world: World) -> None:
     )
     for merchant in world.merchants:
         merchant.id = ids[merchant.credit_code]
-    await Store.bulk_create(
-        [
-            Store(
-                merchant_id=m.id,
-                name=s.name,
-                address=s.address,
-                district=s.district,
-                phone=s.phone,
-                status=StoreStatus.OPEN,
-                created_at=m.created_at,
-            )
-            for m in world.merchants
-            for s in m.stores
-        ],
-        batch_size=500,
-    )
+    for m in world.merchants:
+        await open_stores(
+            m.id,
+            [StoreDraft(s.name, s.address, s.district, s.phone) for s in m.stores],
+            opened_at=m.created_at,
+        )
     merchant_ids = [m.id for m in world.merchants]
     store_ids = {
         (merchant_id, name): store_id
