@@ -9,12 +9,13 @@ import strawberry
 from models import Complaint as ComplaintRow
 from models import ComplaintEvent as ComplaintEventRow
 from schema.accounts import User, load_user
-from schema.cards import Card, RefundRequest
+from schema.cards import Card
 from schema.context import Info
 from schema.enums import ComplaintCategory, ComplaintOutcome, ComplaintStatus, Role
 from schema.ids import encode_id
 from schema.merchants import Merchant, load_merchant
 from schema.node import Node
+from schema.refunds import RefundRequest
 
 
 @strawberry.type

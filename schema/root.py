@@ -10,7 +10,6 @@ they move too.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 import strawberry
@@ -18,7 +17,6 @@ from strawberry.tools import merge_types
 
 from resolvers import (
     accounts,
-    cards,
     complaints,
     merchants,
     node,
@@ -27,15 +25,7 @@ from resolvers import (
     supervision,
 )
 from schema.accounts import AuthPayload, RegisterConsumerInput, User
-from schema.cards import (
-    Card,
-    CardOperationPayload,
-    RedemptionCode,
-    RefundRequest,
-    Transaction,
-    TransactionFilter,
-    Wallet,
-)
+from schema.cards import CardsMutation, CardsQuery, CardsSubscription
 from schema.complaints import Complaint, ComplaintFilter, ComplaintInput
 from schema.context import Info
 from schema.credit import CreditMutation
@@ -43,13 +33,12 @@ from schema.enums import (
     AnnouncementKind,
     CardProductStatus,
     ComplaintOutcome,
-    RefundStatus,
 )
 from schema.financing import FinancingMutation, FinancingQuery
+from schema.ledger import LedgerMutation
 from schema.merchants import (
     CardProduct,
     Category,
-    EscrowAccount,
     Merchant,
     MerchantFilter,
     RegistryRecord,
@@ -65,8 +54,8 @@ from schema.onboarding import (
 )
 from schema.pagination import Connection
 from schema.platform import Announcement, AnnouncementInput, SupervisionStats
+from schema.refunds import RefundsMutation, RefundsQuery
 from schema.risk import RiskMutation, RiskQuery, RiskSubscription
-from schema.scalars import Money
 from schema.supervision import AuditEntry, AuditFilter, MerchantClosureReport
 
 
@@ -110,27 +99,6 @@ class CoreQuery:
     async def merchant(self, info: Info, id: strawberry.ID) -> Merchant | None:
         return await merchants.merchant(info, id)
 
-    @strawberry.field(description="The consumer's own card bag.")
-    async def wallet(self, info: Info) -> Wallet:
-        return await cards.wallet(info)
-
-    @strawberry.field
-    async def card(self, info: Info, id: strawberry.ID) -> Card | None:
-        return await cards.card(info, id)
-
-    @strawberry.field(
-        description="Scoped by role: a consumer's own cards, a merchant's own sales, "
-        "everything for regulators."
-    )
-    async def transactions(
-        self,
-        info: Info,
-        filter: TransactionFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Transaction]:
-        return await cards.transactions(info, filter, first, after)
-
     @strawberry.field
     async def complaints(
         self,
@@ -140,16 +108,6 @@ class CoreQuery:
         after: str | None = None,
     ) -> Connection[Complaint]:
         return await complaints.complaints(info, filter, first, after)
-
-    @strawberry.field
-    async def refund_requests(
-        self,
-        info: Info,
-        status: RefundStatus | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[RefundRequest]:
-        return await cards.refund_requests(info, status, first, after)
 
     @strawberry.field(description="Regulators only.")
     async def supervision_stats(
@@ -195,64 +153,6 @@ class CoreMutation:
     @strawberry.mutation
     async def logout(self, refresh_token: str) -> bool:
         return await accounts.logout(refresh_token)
-
-    @strawberry.mutation(
-        description="Pays the product's price into custody and issues a card. "
-        "Safe to retry with the same key."
-    )
-    async def purchase_card(
-        self, info: Info, product_id: strawberry.ID, idempotency_key: str
-    ) -> CardOperationPayload:
-        return await cards.purchase_card(info, product_id, idempotency_key)
-
-    @strawberry.mutation(description="Adds value at the card product's price-to-face ratio.")
-    async def top_up_card(
-        self, info: Info, card_id: strawberry.ID, pay_amount: Money, idempotency_key: str
-    ) -> CardOperationPayload:
-        return await cards.top_up_card(info, card_id, pay_amount, idempotency_key)
-
-    @strawberry.mutation(
-        description="A single-use code for one card, valid for a few minutes; show it to the merchant."
-    )
-    async def issue_redemption_code(self, info: Info, card_id: strawberry.ID) -> RedemptionCode:
-        return await cards.issue_redemption_code(info, card_id)
-
-    @strawberry.mutation(
-        description="Merchant staff redeem a consumer's one-time code at one of their stores."
-    )
-    async def redeem(
-        self,
-        info: Info,
-        code: str,
-        store_id: strawberry.ID,
-        amount: Money,
-        idempotency_key: str,
-    ) -> CardOperationPayload:
-        return await cards.redeem(info, code, store_id, amount, idempotency_key)
-
-    @strawberry.mutation(
-        description="Approved at once within the cooling-off period before any redemption, or "
-        "when the card expired or the merchant is suspended or closed; otherwise PENDING."
-    )
-    async def request_refund(
-        self, info: Info, card_id: strawberry.ID, reason: str
-    ) -> RefundRequest:
-        return await cards.request_refund(info, card_id, reason)
-
-    @strawberry.mutation(description="The merchant (its own cards) or a regulator decides.")
-    async def decide_refund(
-        self, info: Info, refund_id: strawberry.ID, approve: bool, note: str | None = None
-    ) -> RefundRequest:
-        return await cards.decide_refund(info, refund_id, approve, note)
-
-    @strawberry.mutation(
-        description="Regulators: the share of prepaid cash kept in custody (0.4 to 1.0); "
-        "every live card of the merchant is re-balanced to it."
-    )
-    async def set_custody_ratio(
-        self, info: Info, merchant_id: strawberry.ID, ratio: float, reason: str
-    ) -> EscrowAccount:
-        return await cards.set_custody_ratio(info, merchant_id, ratio, reason)
 
     @strawberry.mutation(
         description="Creates a merchant account and its application, checked against the registry. "
@@ -358,16 +258,17 @@ class CoreMutation:
         return await supervision.publish_announcement(info, input)
 
 
-@strawberry.type
-class CoreSubscription:
-    @strawberry.subscription(
-        description="Consumers: every transaction on their own cards as it happens."
-    )
-    async def card_activity(self, info: Info) -> AsyncIterator[Transaction]:
-        async for transaction in cards.card_activity(info):
-            yield transaction
-
-
-Query = merge_types("Query", (CoreQuery, RiskQuery, FinancingQuery))
-Mutation = merge_types("Mutation", (CoreMutation, CreditMutation, RiskMutation, FinancingMutation))
-Subscription = merge_types("Subscription", (CoreSubscription, RiskSubscription))
+Query = merge_types("Query", (CoreQuery, CardsQuery, RefundsQuery, RiskQuery, FinancingQuery))
+Mutation = merge_types(
+    "Mutation",
+    (
+        CoreMutation,
+        CardsMutation,
+        RefundsMutation,
+        LedgerMutation,
+        CreditMutation,
+        RiskMutation,
+        FinancingMutation,
+    ),
+)
+Subscription = merge_types("Subscription", (CardsSubscription, RiskSubscription))
