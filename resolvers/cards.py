@@ -1,8 +1,8 @@
 """The cards domain's reads and writes for the API: the caller has passed the field's rule.
 
 Each function takes the principal and plain arguments and returns rows (or a Page);
-schema/cards.py wraps them. Refund requests are resolvers/refunds.py's. Card transactions are ledger transfers of a card kind
-(services/card_transactions.py).
+schema/cards.py wraps them. A card transaction is read off the ledger transfer behind it
+(services/card_transactions.py). Refund requests are resolvers/refunds.py's.
 """
 
 from __future__ import annotations
