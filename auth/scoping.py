@@ -2,7 +2,7 @@
 
 Every list, node(id:) lookup and root field narrows its query through these
 functions; field-level rules (who sees a merchant's custody, a full phone
-number, ledger postings) live here too so that they are written once.
+number) live here too so that they are written once.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from models import (
     Transfer,
     User,
 )
-from models.enums import CardProductStatus, MerchantStatus, TransferKind
+from models.enums import CARD_TRANSACTION_KINDS, CardProductStatus, MerchantStatus
 
 M = TypeVar("M", bound=Model)
 
@@ -37,14 +37,6 @@ M = TypeVar("M", bound=Model)
 def _nothing(model: type[M]) -> QuerySet[M]:
     """A query that matches no row (Tortoise has no `.none()`)."""
     return model.filter(id__isnull=True)
-
-
-CARD_TRANSFER_KINDS = (
-    TransferKind.PURCHASE,
-    TransferKind.TOP_UP,
-    TransferKind.REDEMPTION,
-    TransferKind.REFUND,
-)
 
 
 def readable_merchants(principal: Principal) -> QuerySet[Merchant]:
@@ -121,9 +113,30 @@ def readable_cards(principal: Principal) -> QuerySet[Card]:
     return _nothing(Card)
 
 
+def writable_cards(principal: Principal) -> QuerySet[Card]:
+    """A consumer tops up, shows codes for and asks refunds on its own cards; through the API
+    nobody else changes a card (merchants redeem a consumer's code, which names the card)."""
+    if principal.is_consumer:
+        return Card.filter(owner_id=principal.user_id)
+    return _nothing(Card)
+
+
+def redemption_stores(principal: Principal) -> QuerySet[Store]:
+    """The stores where the caller redeems consumers' codes: its merchant's."""
+    if principal.is_merchant:
+        return Store.filter(merchant_id=principal.merchant_id)
+    return _nothing(Store)
+
+
+def redeems_at(principal: Principal, store_id: int) -> bool:
+    """Staff bound to a store redeem only there; the owner and chain-wide staff at any store."""
+    return principal.store_id is None or principal.store_id == store_id
+
+
 def readable_transactions(principal: Principal) -> QuerySet[Transfer]:
-    """Card transactions: own cards, own sales, or everything for regulators."""
-    card_transfers = Transfer.filter(card_id__isnull=False, kind__in=CARD_TRANSFER_KINDS)
+    """Card transactions (the transfers of a card kind): own cards, own sales, or everything
+    for regulators."""
+    card_transfers = Transfer.filter(card_id__isnull=False, kind__in=CARD_TRANSACTION_KINDS)
     if principal.is_regulator:
         return card_transfers
     if principal.is_consumer:
@@ -157,6 +170,27 @@ def readable_refund_requests(principal: Principal) -> QuerySet[RefundRequest]:
     if principal.is_merchant:
         return RefundRequest.filter(merchant_id=principal.merchant_id)
     return _nothing(RefundRequest)
+
+
+def decides_refunds(principal: Principal) -> bool:
+    """Regulators, and on the merchant's side the owner or staff not bound to a store: a store's
+    staff answer for one store, a refund is the whole card's cash, chain-wide."""
+    return principal.is_regulator or (principal.is_merchant and principal.store_id is None)
+
+
+def writable_refund_requests(principal: Principal) -> QuerySet[RefundRequest]:
+    """The refund requests the caller may decide: any for regulators, its own merchant's for
+    those who decide refunds there."""
+    if not decides_refunds(principal):
+        return _nothing(RefundRequest)
+    if principal.is_regulator:
+        return RefundRequest.all()
+    return RefundRequest.filter(merchant_id=principal.merchant_id)
+
+
+def custody_merchants(principal: Principal) -> QuerySet[Merchant]:
+    """Whose custody ratio the caller may set: any merchant's, for regulators."""
+    return Merchant.all() if principal.is_regulator else _nothing(Merchant)
 
 
 def readable_risk_alerts(principal: Principal) -> QuerySet[RiskAlert]:
@@ -229,10 +263,6 @@ def sees_merchant_internals(principal: Principal, merchant_id: int) -> bool:
 def sees_full_phone(principal: Principal, user_id: int) -> bool:
     """A phone shows whole to its owner and to regulators; masked to everyone else."""
     return principal.is_regulator or principal.user_id == user_id
-
-
-def sees_ledger_entries(principal: Principal) -> bool:
-    return principal.is_regulator
 
 
 def mask_phone(phone: str) -> str:

@@ -50,7 +50,7 @@ class CardProductStatus(StrEnum):
 class CardStatus(StrEnum):
     ACTIVE = "ACTIVE"
     FROZEN = "FROZEN"
-    """Held by a regulator or a pending dispute: cannot be redeemed."""
+    """A refund request waits for a decision: no redemption, top-up or new code meanwhile."""
     EXPIRED = "EXPIRED"
     """Past its validity: cannot be redeemed, refunded on request without approval."""
     REFUNDED = "REFUNDED"
@@ -151,6 +151,14 @@ class FinancingStatus(StrEnum):
     REJECTED = "REJECTED"
 
 
+# The transfers that are card transactions, the API's `Transaction`: each names one card and
+# the face value it gained or lost. The other kinds move cash between accounts only.
+CARD_TRANSACTION_KINDS = (
+    TransferKind.PURCHASE,
+    TransferKind.TOP_UP,
+    TransferKind.REDEMPTION,
+    TransferKind.REFUND,
+)
 # Cards whose cash is still the consumer's: custody holds it, and a merchant's exposure counts it.
 LIVE_CARD_STATUSES = (CardStatus.ACTIVE, CardStatus.FROZEN, CardStatus.EXPIRED)
 # An alert is open while OPEN or ACKNOWLEDGED; a merchant's risk level counts both.

@@ -13,13 +13,14 @@ from core.principal import Principal
 from models import Announcement as AnnouncementRow
 from schema.accounts import User
 from schema.announcements import Announcement
-from schema.cards import Card, RefundRequest, Transaction
+from schema.cards import Card, Transaction
 from schema.complaints import Complaint
 from schema.context import Info
 from schema.financing import FinancingApplication
 from schema.ids import MAX_KEY, decode_any, is_key
 from schema.merchants import CardProduct, Merchant, Store
 from schema.node import Node
+from schema.refunds import RefundRequest
 from schema.risk import RiskAlert
 from schema.supervision import AuditEntry
 

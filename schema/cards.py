@@ -1,37 +1,48 @@
-"""Cards, the wallet, redemption codes, transactions and refund requests."""
+"""The cards domain: cards, the wallet, redemption codes and transactions.
+
+The root types in schema/root.py merge CardsQuery, CardsMutation and CardsSubscription
+with the other domains'; each field declares who may call it (schema/permissions.py),
+decodes its IDs and hands plain arguments to resolvers/cards.py, then wraps the rows.
+A `Transaction` is a card transaction: the card's side of one ledger transfer
+(services/card_transactions.py). Refund requests are schema/refunds.py's.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from auth import scoping
 from core import clock
-from core.errors import Forbidden
 from models import Card as CardRow
-from models import Posting as PostingRow
-from models import RefundRequest as RefundRequestRow
 from models import Transfer as TransferRow
 from models import User as UserRow
 from models.enums import CardStatus as CardStatusValue
+from models.enums import Role
+from resolvers import cards
 from schema.accounts import User, load_user
 from schema.context import Info
-from schema.enums import CardStatus, LedgerSide, RefundStatus, TransactionKind
-from schema.ids import encode_id
+from schema.enums import CardStatus, TransactionKind
+from schema.ids import decode_id, encode_id
+from schema.ledger import LedgerEntry
 from schema.merchants import load_merchant
 from schema.node import Node
 from schema.pagination import Connection, to_connection
+from schema.permissions import allow, anyone
 from schema.scalars import Money
+from services.card_transactions import CardOperation
 from services.cards import is_expired
 from services.pagination import page_request, slice_page
+from services.redemption import IssuedCode
 
 if TYPE_CHECKING:
     from schema.merchants import CardProduct, Merchant, Store
 
 
-async def _card(info: Info, card_id: int) -> Card:
+async def load_card(info: Info, card_id: int) -> Card:
+    """The card an object the caller could read belongs to (batched per request)."""
     row = await info.context.loaders.card.load(card_id)
     assert row is not None
     return Card.of(row)
@@ -104,8 +115,8 @@ class Card(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Transaction]:
         request = page_request(first, after)
-        rows = await info.context.loaders.transactions_by_card.load(self.row.id)
-        return to_connection(slice_page(rows, request), Transaction.of)
+        transfers = await info.context.loaders.transactions_by_card.load(self.row.id)
+        return to_connection(slice_page(transfers, request), Transaction.of)
 
 
 @strawberry.type(description="The consumer's card bag (卡包).")
@@ -143,42 +154,35 @@ class RedemptionCode:
     card: Card
     expires_at: dt.datetime
 
-
-@strawberry.type
-class LedgerEntry:
-    account: str = strawberry.field(
-        description="e.g. escrow:merchant:42, merchant_settlement:42, consumer_funds."
-    )
-    side: LedgerSide
-    amount: Money
-
     @classmethod
-    def of(cls, row: PostingRow) -> LedgerEntry:
-        return cls(account=row.account, side=row.side, amount=Money(row.amount_fen))
+    def of(cls, issued: IssuedCode) -> RedemptionCode:
+        return cls(code=issued.code, card=Card.of(issued.card), expires_at=issued.expires_at)
 
 
 @strawberry.type
 class Transaction(Node):
-    row: strawberry.Private[TransferRow]
+    """A card transaction, read off the ledger transfer behind it (same id)."""
+
+    transfer: strawberry.Private[TransferRow]
 
     @classmethod
-    def of(cls, row: TransferRow) -> Transaction:
-        return cls(id=strawberry.ID(encode_id("Transaction", row.id)), row=row)
+    def of(cls, transfer: TransferRow) -> Transaction:
+        return cls(id=strawberry.ID(encode_id("Transaction", transfer.id)), transfer=transfer)
 
     @strawberry.field
     def kind(self) -> TransactionKind:
-        return TransactionKind(self.row.kind.value)
+        return TransactionKind(self.transfer.kind.value)
 
     @strawberry.field
     async def card(self, info: Info) -> Card:
-        assert self.row.card_id is not None
-        return await _card(info, self.row.card_id)
+        assert self.transfer.card_id is not None
+        return await load_card(info, self.transfer.card_id)
 
     @strawberry.field
     async def merchant(
         self, info: Info
     ) -> Annotated[Merchant, strawberry.lazy("schema.merchants")]:
-        return await load_merchant(info, self.row.merchant_id)
+        return await load_merchant(info, self.transfer.merchant_id)
 
     @strawberry.field(description="The store where a redemption happened.")
     async def store(
@@ -186,38 +190,39 @@ class Transaction(Node):
     ) -> Annotated[Store, strawberry.lazy("schema.merchants")] | None:
         from schema.merchants import Store
 
-        if self.row.store_id is None:
+        if self.transfer.store_id is None:
             return None
-        row = await info.context.loaders.store.load(self.row.store_id)
-        return Store.of(row) if row else None
+        store = await info.context.loaders.store.load(self.transfer.store_id)
+        return Store.of(store) if store else None
 
     @strawberry.field(
         description="Change of card balance in face value (always positive; kind gives the direction)."
     )
     def amount(self) -> Money:
-        return Money(self.row.amount_fen)
+        return Money(self.transfer.amount_fen)
 
     @strawberry.field(
         description="Change of the card's prepaid cash: paid in (PURCHASE, TOP_UP), released "
         "from custody to the merchant (REDEMPTION) or paid back (REFUND)."
     )
     def cash_amount(self) -> Money:
-        return Money(self.row.cash_amount_fen)
+        return Money(self.transfer.cash_amount_fen)
 
     @strawberry.field
     def balance_after(self) -> Money:
-        return Money(self.row.balance_after_fen)
+        return Money(self.transfer.balance_after_fen)
 
     @strawberry.field
     def created_at(self) -> dt.datetime:
-        return self.row.created_at
+        return self.transfer.created_at
 
-    @strawberry.field(description="The balanced postings behind this transaction: regulators only.")
+    @strawberry.field(
+        description="The balanced postings behind this transaction: regulators only.",
+        extensions=[allow(Role.REGULATOR)],
+    )
     async def ledger_entries(self, info: Info) -> list[LedgerEntry] | None:
-        if not scoping.sees_ledger_entries(info.context.principal):
-            raise Forbidden("Only regulators see ledger entries")
-        rows = await info.context.loaders.postings_by_transfer.load(self.row.id)
-        return [LedgerEntry.of(row) for row in rows]
+        postings = await info.context.loaders.postings_by_transfer.load(self.transfer.id)
+        return [LedgerEntry.of(posting) for posting in postings]
 
 
 @strawberry.input
@@ -235,46 +240,115 @@ class CardOperationPayload:
     card: Card
     transaction: Transaction
 
+    @classmethod
+    def of(cls, operation: CardOperation) -> CardOperationPayload:
+        return cls(card=Card.of(operation.card), transaction=Transaction.of(operation.transfer))
+
 
 @strawberry.type
-class RefundRequest(Node):
-    row: strawberry.Private[RefundRequestRow]
+class CardsQuery:
+    @strawberry.field(description="The consumer's own card bag.", extensions=[allow(Role.CONSUMER)])
+    async def wallet(self, info: Info) -> Wallet:
+        owner, card_rows = await cards.wallet(info.context.principal)
+        for row in card_rows:
+            info.context.loaders.card.prime(row.id, row)
+        return Wallet(owner_row=owner, card_rows=card_rows)
 
-    @classmethod
-    def of(cls, row: RefundRequestRow) -> RefundRequest:
-        return cls(id=strawberry.ID(encode_id("RefundRequest", row.id)), row=row)
+    @strawberry.field(extensions=[anyone()])
+    async def card(self, info: Info, id: strawberry.ID) -> Card | None:
+        row = await cards.card(info.context.principal, decode_id(id, "Card"))
+        return Card.of(row) if row else None
 
-    @strawberry.field
-    async def card(self, info: Info) -> Card:
-        return await _card(info, self.row.card_id)
+    @strawberry.field(
+        description="Scoped by role: a consumer's own cards, a merchant's own sales, "
+        "everything for regulators.",
+        extensions=[allow(Role.CONSUMER, Role.MERCHANT, Role.REGULATOR)],
+    )
+    async def transactions(
+        self,
+        info: Info,
+        filter: TransactionFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Transaction]:
+        given = filter or TransactionFilter()
+        page = await cards.transactions(
+            info.context.principal,
+            kind=given.kind,
+            merchant_id=decode_id(given.merchant_id, "Merchant") if given.merchant_id else None,
+            card_id=decode_id(given.card_id, "Card") if given.card_id else None,
+            store_id=decode_id(given.store_id, "Store") if given.store_id else None,
+            from_=given.from_,
+            to=given.to,
+            first=first,
+            after=after,
+        )
+        return to_connection(page, Transaction.of)
 
-    @strawberry.field
-    def reason(self) -> str:
-        return self.row.reason
 
-    @strawberry.field
-    def status(self) -> RefundStatus:
-        return self.row.status
+@strawberry.type
+class CardsMutation:
+    @strawberry.mutation(
+        description="Pays the product's price into custody and issues a card. "
+        "Safe to retry with the same key.",
+        extensions=[allow(Role.CONSUMER)],
+    )
+    async def purchase_card(
+        self, info: Info, product_id: strawberry.ID, idempotency_key: str
+    ) -> CardOperationPayload:
+        operation = await cards.purchase_card(
+            info.context.principal, decode_id(product_id, "CardProduct"), idempotency_key
+        )
+        return CardOperationPayload.of(operation)
 
-    @strawberry.field(description="Cash the refund pays (or would pay) back to the consumer.")
-    def amount(self) -> Money:
-        return Money(self.row.amount_fen)
+    @strawberry.mutation(
+        description="Adds value at the card product's price-to-face ratio.",
+        extensions=[allow(Role.CONSUMER)],
+    )
+    async def top_up_card(
+        self, info: Info, card_id: strawberry.ID, pay_amount: Money, idempotency_key: str
+    ) -> CardOperationPayload:
+        operation = await cards.top_up_card(
+            info.context.principal, decode_id(card_id, "Card"), pay_amount, idempotency_key
+        )
+        return CardOperationPayload.of(operation)
 
-    @strawberry.field
-    def requested_at(self) -> dt.datetime:
-        return self.row.requested_at
+    @strawberry.mutation(
+        description="A single-use code for one card, valid for a few minutes; show it to the merchant.",
+        extensions=[allow(Role.CONSUMER)],
+    )
+    async def issue_redemption_code(self, info: Info, card_id: strawberry.ID) -> RedemptionCode:
+        issued = await cards.issue_redemption_code(
+            info.context.principal, decode_id(card_id, "Card")
+        )
+        return RedemptionCode.of(issued)
 
-    @strawberry.field
-    def decided_at(self) -> dt.datetime | None:
-        return self.row.decided_at
+    @strawberry.mutation(
+        description="Merchant staff redeem a consumer's one-time code at one of their stores.",
+        extensions=[allow(Role.MERCHANT)],
+    )
+    async def redeem(
+        self,
+        info: Info,
+        code: str,
+        store_id: strawberry.ID,
+        amount: Money,
+        idempotency_key: str,
+    ) -> CardOperationPayload:
+        operation = await cards.redeem(
+            info.context.principal, code, decode_id(store_id, "Store"), amount, idempotency_key
+        )
+        return CardOperationPayload.of(operation)
 
-    @strawberry.field
-    def decision_note(self) -> str | None:
-        return self.row.decision_note
 
-    @strawberry.field
-    async def transaction(self, info: Info) -> Transaction | None:
-        if self.row.transfer_id is None:
-            return None
-        row = await info.context.loaders.transfer.load(self.row.transfer_id)
-        return Transaction.of(row) if row else None
+@strawberry.type
+class CardsSubscription:
+    @strawberry.subscription(
+        description="Consumers: every transaction on their own cards as it happens.",
+        extensions=[allow(Role.CONSUMER)],
+    )
+    async def card_activity(self, info: Info) -> AsyncIterator[Transaction]:
+        async for transfer in cards.card_activity(info.context.principal):
+            # Fresh loaders per event: a cached card would show the balance of the last one.
+            info.context.reset_loaders()
+            yield Transaction.of(transfer)

@@ -15,7 +15,7 @@ from models import Complaint as ComplaintRow
 from models import ComplaintEvent as ComplaintEventRow
 from resolvers import complaints
 from schema.accounts import User, load_user
-from schema.cards import Card, RefundRequest
+from schema.cards import Card
 from schema.context import Info
 from schema.enums import ComplaintCategory, ComplaintOutcome, ComplaintStatus, Role
 from schema.ids import decode_id, encode_id
@@ -23,6 +23,7 @@ from schema.merchants import Merchant, load_merchant
 from schema.node import Node
 from schema.pagination import Connection, to_connection
 from schema.permissions import allow
+from schema.refunds import RefundRequest
 
 
 @strawberry.type

@@ -31,12 +31,11 @@ from schema.enums import (
     StoreStatus,
 )
 from schema.ids import decode_id, encode_id
+from schema.ledger import EscrowAccount
 from schema.node import Node
 from schema.pagination import Connection, to_connection
 from schema.permissions import anyone
 from schema.scalars import Money
-from services.custody import bp_to_ratio
-from services.ledger import escrow_account, settlement_account
 from services.pagination import page_request, slice_page
 
 if TYPE_CHECKING:
@@ -77,48 +76,6 @@ class Category:
 class CreditRating:
     grade: CreditGrade
     score: int
-
-
-@strawberry.type(description="Prepaid cash of one merchant held in the platform's custody account.")
-class EscrowAccount:
-    merchant_row: strawberry.Private[MerchantRow]
-
-    @strawberry.field
-    def merchant(self) -> Merchant:
-        return Merchant.of(self.merchant_row)
-
-    @strawberry.field(description="Share of each sale kept in custody until redemption (0 to 1).")
-    def custody_ratio(self) -> float:
-        return bp_to_ratio(self.merchant_row.custody_ratio_bp)
-
-    @strawberry.field(description="Cash in custody now.")
-    async def held(self, info: Info) -> Money:
-        return Money(
-            await info.context.loaders.ledger_balance.load(escrow_account(self.merchant_row.id))
-        )
-
-    @strawberry.field(
-        description="Cash released to the merchant so far, net of refunds clawed back "
-        "(negative when the merchant owes refunds)."
-    )
-    async def released(self, info: Info) -> Money:
-        return Money(
-            await info.context.loaders.ledger_balance.load(settlement_account(self.merchant_row.id))
-        )
-
-    @strawberry.field(
-        description="Cash value of all live cards: what refunding everyone would cost."
-    )
-    async def outstanding_liability(self, info: Info) -> Money:
-        return Money(await info.context.loaders.liability_by_merchant.load(self.merchant_row.id))
-
-    @strawberry.field(description="held / outstandingLiability (1 when there is no liability).")
-    async def coverage_ratio(self, info: Info) -> float:
-        liability = await info.context.loaders.liability_by_merchant.load(self.merchant_row.id)
-        if liability <= 0:
-            return 1.0
-        held = await info.context.loaders.ledger_balance.load(escrow_account(self.merchant_row.id))
-        return round(held / liability, 4)
 
 
 @strawberry.type

@@ -1,10 +1,11 @@
-"""Prepaid cards: bought, topped up, redeemed with one-time codes, refunded.
+"""Prepaid cards: bought and topped up; the rules every card operation shares.
 
 Each operation checks its rules first, then, in one database transaction,
 locks the card (a row lock on PostgreSQL, the connection lock on SQLite),
 changes it with an UPDATE that matches the values it read, and records the
 money movement through the ledger. Money mutations run under the caller's
-idempotency key (services/idempotency.py).
+idempotency key (services/card_transactions.py). Redemption lives in
+services/redemption.py, refunds in services/refunds.py.
 """
 
 from __future__ import annotations
@@ -12,46 +13,26 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tortoise.transactions import in_transaction
-
+from auth import scoping
 from core import clock
-from core.errors import (
-    DomainError,
-    ErrorCode,
-    Forbidden,
-    InvalidState,
-    NotFound,
-)
-from models import (
-    Card,
-    CardProduct,
-    CardProductStore,
-    IdempotencyRecord,
-    Merchant,
-    RedemptionCode,
-    Store,
-    User,
-)
+from core.errors import DomainError, ErrorCode, InvalidState, NotFound
+from core.principal import Principal
+from models import Card, CardProduct, IdempotencyRecord, Merchant, User
 from models.enums import (
     LIVE_CARD_STATUSES,
     CardProductStatus,
     CardStatus,
     CreditGrade,
     MerchantStatus,
-    StoreStatus,
     TransferKind,
 )
 from models.ledger import Transfer
-from services import events, idempotency, ledger, limits, payments, risk
+from services import idempotency, ledger, payments
 from services.aggregates import total
-from services.custody import (
-    cash_value_after_redemption,
-    custody_share,
-    face_value_for_payment,
-)
+from services.card_transactions import CardOperation, record_once, replay_if_known
+from services.custody import custody_share, face_value_for_payment
 from services.ledger import CardSnapshot, credit, debit
 from services.money import format_money, require_positive
 from settings import get_settings
@@ -67,30 +48,6 @@ class MerchantNotActive(DomainError):
 
 class CardNotActive(DomainError):
     code = ErrorCode.CARD_NOT_ACTIVE
-
-
-class InsufficientBalance(DomainError):
-    code = ErrorCode.INSUFFICIENT_BALANCE
-
-
-class RedemptionCodeInvalid(DomainError):
-    code = ErrorCode.REDEMPTION_CODE_INVALID
-
-
-@dataclass(frozen=True)
-class CardOperation:
-    """A card after an operation and the transfer that moved its money."""
-
-    card: Card
-    transfer: Transfer
-    replayed: bool = False
-
-
-@dataclass(frozen=True)
-class IssuedCode:
-    code: str
-    card: Card
-    expires_at: datetime
 
 
 def is_expired(card: Card, now: datetime) -> bool:
@@ -135,7 +92,7 @@ async def _lock_owner(owner_id: int) -> None:
     await User.filter(id=owner_id).select_for_update(no_key=True).first()
 
 
-async def _lock_card(card_id: int) -> Card:
+async def lock_card(card_id: int) -> Card:
     card = await Card.filter(id=card_id).select_for_update(no_key=True).first()
     if card is None:
         raise NotFound("No such card")
@@ -155,7 +112,7 @@ async def _lock_seller(merchant_id: int, product_id: int) -> Merchant:
     return merchant
 
 
-async def _save_card_money(
+async def save_card_money(
     card: Card, *, balance: int, cash: int, escrow: int, **extra: object
 ) -> None:
     """Write new money onto a card only if it still holds what we read (checked rows affected)."""
@@ -201,10 +158,11 @@ async def _key_taken(user_id: int, key: str) -> bool:
 # ---------------------------------------------------------------- purchase and top-up
 
 
-async def purchase(*, user_id: int, product_id: int, idempotency_key: str) -> CardOperation:
+async def purchase(*, principal: Principal, product_id: int, idempotency_key: str) -> CardOperation:
     """Pay the product's price, keep the custody share in escrow and issue a card."""
+    user_id = principal.require_user()
     idempotency.check_key(idempotency_key)
-    existing = await _replay_if_known(
+    existing = await replay_if_known(
         user_id, idempotency_key, "purchaseCard", {"product": product_id}
     )
     if existing:
@@ -258,24 +216,27 @@ async def purchase(*, user_id: int, product_id: int, idempotency_key: str) -> Ca
         user_id,
         idempotency_key,
         price,
-        lambda: _run_money_operation(
+        lambda: record_once(
             user_id, idempotency_key, "purchaseCard", {"product": product_id}, issue
         ),
     )
 
 
 async def top_up(
-    *, user_id: int, card_id: int, pay_fen: int, idempotency_key: str
+    *, principal: Principal, card_id: int, pay_fen: int, idempotency_key: str
 ) -> CardOperation:
     """Add value at the product's face/price ratio; the custody share follows the new cash value."""
+    user_id = principal.require_user()
     idempotency.check_key(idempotency_key)
     arguments = {"card": card_id, "pay": pay_fen}
-    existing = await _replay_if_known(user_id, idempotency_key, "topUpCard", arguments)
+    existing = await replay_if_known(user_id, idempotency_key, "topUpCard", arguments)
     if existing:
         return existing
     require_positive(pay_fen, "payment")
-    card = await Card.get_or_none(id=card_id, owner_id=user_id).prefetch_related(
-        "product", "merchant"
+    card = (
+        await scoping.writable_cards(principal)
+        .get_or_none(id=card_id)
+        .prefetch_related("product", "merchant")
     )
     if card is None:
         raise NotFound("No such card")
@@ -283,7 +244,7 @@ async def top_up(
     check_merchant_sells(card.merchant)
     if product.status is not CardProductStatus.ACTIVE:
         raise InvalidState(f"{product.name} is {product.status.value.lower()} and not on sale")
-    _check_card_usable(card)
+    check_card_usable(card)
     added_face = face_value_for_payment(pay_fen, product.price_fen, product.face_value_fen)
     if added_face <= 0:
         raise InvalidState("The payment is too small to add any value")
@@ -292,14 +253,14 @@ async def top_up(
     async def add_value() -> Transfer:
         await _lock_owner(user_id)
         await _lock_seller(card.merchant_id, product.id)
-        locked = await _lock_card(card.id)
-        _check_card_usable(locked)
+        locked = await lock_card(card.id)
+        check_card_usable(locked)
         cash = locked.cash_value_fen + pay_fen
         await _check_limits(user_id, locked.merchant_id, cash, pay_fen)
         balance = locked.balance_fen + added_face
         escrow = custody_share(locked.custody_ratio_bp, cash)
         into_escrow = escrow - locked.escrow_held_fen
-        await _save_card_money(locked, balance=balance, cash=cash, escrow=escrow)
+        await save_card_money(locked, balance=balance, cash=cash, escrow=escrow)
         return await ledger.record_transfer(
             kind=TransferKind.TOP_UP,
             merchant_id=locked.merchant_id,
@@ -319,173 +280,14 @@ async def top_up(
         user_id,
         idempotency_key,
         pay_fen,
-        lambda: _run_money_operation(user_id, idempotency_key, "topUpCard", arguments, add_value),
+        lambda: record_once(user_id, idempotency_key, "topUpCard", arguments, add_value),
     )
 
 
-def _check_card_usable(card: Card) -> None:
+def check_card_usable(card: Card) -> None:
     if card.status is CardStatus.FROZEN:
         raise CardNotActive("The card is frozen while its refund request waits for a decision")
     if card.status is not CardStatus.ACTIVE:
         raise CardNotActive(f"The card is {card.status.value.lower()}")
     if is_expired(card, clock.now()):
         raise CardNotActive("The card has expired; it can still be refunded")
-
-
-# ---------------------------------------------------------------- redemption
-
-
-def _hash_code(code: str) -> str:
-    return hashlib.sha256(code.strip().encode()).hexdigest()
-
-
-async def issue_redemption_code(*, user_id: int, card_id: int) -> IssuedCode:
-    """A one-time code for the consumer to show; it works once, for a few minutes."""
-    card = await Card.get_or_none(id=card_id, owner_id=user_id)
-    if card is None:
-        raise NotFound("No such card")
-    _check_card_usable(card)
-    if card.balance_fen <= 0:
-        raise InsufficientBalance("The card has no balance left")
-    await limits.count_redemption_code(user_id)
-    code = "".join(str(secrets.randbelow(10)) for _ in range(18))
-    now = clock.now()
-    expires_at = now + timedelta(seconds=get_settings().redemption_code_ttl_seconds)
-    async with in_transaction():
-        # On the locked card: a refund request that froze it since is seen, and two codes
-        # issued at once still leave one live code.
-        locked = await _lock_card(card.id)
-        _check_card_usable(locked)
-        # One live code per card: the one shown last is the only one that works.
-        await RedemptionCode.filter(
-            card_id=card.id, used_at__isnull=True, expires_at__gt=now
-        ).update(expires_at=now)
-        await RedemptionCode.create(
-            code_hash=_hash_code(code), card_id=card.id, created_at=now, expires_at=expires_at
-        )
-    return IssuedCode(code=code, card=locked, expires_at=expires_at)
-
-
-async def redeem(
-    *,
-    user_id: int,
-    merchant_id: int,
-    staff_store_id: int | None,
-    code: str,
-    store_id: int,
-    amount_fen: int,
-    idempotency_key: str,
-) -> CardOperation:
-    """Take `amount_fen` of face value off the card behind a consumer's code at one of our stores."""
-    idempotency.check_key(idempotency_key)
-    arguments = {"code": _hash_code(code), "store": store_id, "amount": amount_fen}
-    existing = await _replay_if_known(user_id, idempotency_key, "redeem", arguments)
-    if existing:
-        return existing
-    require_positive(amount_fen)
-    if await Merchant.exists(id=merchant_id, status=MerchantStatus.CLOSED):
-        raise MerchantNotActive("The merchant is closed: its cards were refunded")
-    store = await Store.get_or_none(id=store_id, merchant_id=merchant_id)
-    if store is None:
-        raise NotFound("No such store")
-    if staff_store_id is not None and staff_store_id != store.id:
-        raise Forbidden("You redeem only at the store you are bound to")
-    if store.status is not StoreStatus.OPEN:
-        raise InvalidState(f"{store.name} is closed")
-    code_row = await _valid_code(code, merchant_id)
-    card = await Card.get(id=code_row.card_id).prefetch_related("product")
-    if not await _store_allowed(card.product, store.id):
-        raise InvalidState(f"This card cannot be used at {store.name}")
-
-    async def take() -> Transfer:
-        claimed = await RedemptionCode.filter(
-            id=code_row.id, used_at__isnull=True, expires_at__gt=clock.now()
-        ).update(used_at=clock.now())
-        if claimed != 1:
-            raise RedemptionCodeInvalid("The redemption code is used, expired or unknown")
-        locked = await _lock_card(card.id)
-        _check_card_usable(locked)
-        if amount_fen > locked.balance_fen:
-            raise InsufficientBalance(
-                f"The card holds {format_money(locked.balance_fen)}, less than "
-                f"{format_money(amount_fen)}"
-            )
-        balance = locked.balance_fen - amount_fen
-        cash = cash_value_after_redemption(locked.balance_fen, locked.cash_value_fen, amount_fen)
-        escrow = custody_share(locked.custody_ratio_bp, cash)
-        released = locked.escrow_held_fen - escrow
-        cash_released = locked.cash_value_fen - cash
-        now = clock.now()
-        await _save_card_money(
-            locked,
-            balance=balance,
-            cash=cash,
-            escrow=escrow,
-            first_redeemed_at=locked.first_redeemed_at or now,
-        )
-        return await ledger.record_transfer(
-            kind=TransferKind.REDEMPTION,
-            merchant_id=locked.merchant_id,
-            card_id=locked.id,
-            store_id=store.id,
-            initiated_by_id=user_id,
-            amount_fen=amount_fen,
-            cash_amount_fen=cash_released,
-            after=CardSnapshot(balance, cash, escrow),
-            legs=[
-                debit(ledger.escrow_account(locked.merchant_id), released),
-                credit(ledger.settlement_account(locked.merchant_id), released),
-            ],
-            created_at=now,
-            allow_no_postings=True,
-        )
-
-    return await _run_money_operation(user_id, idempotency_key, "redeem", arguments, take)
-
-
-async def _valid_code(code: str, merchant_id: int) -> RedemptionCode:
-    row = await RedemptionCode.get_or_none(code_hash=_hash_code(code)).prefetch_related("card")
-    if (
-        row is None
-        or row.used_at is not None
-        or row.expires_at <= clock.now()
-        or row.card.merchant_id != merchant_id
-    ):
-        raise RedemptionCodeInvalid("The redemption code is used, expired or unknown")
-    return row
-
-
-async def _store_allowed(product: CardProduct, store_id: int) -> bool:
-    if product.all_stores:
-        return True
-    return await CardProductStore.filter(product_id=product.id, store_id=store_id).exists()
-
-
-# ---------------------------------------------------------------- shared plumbing
-
-
-async def _replay_if_known(
-    user_id: int, key: str, operation: str, arguments: dict
-) -> CardOperation | None:
-    """The first result when this key was used before: checked before any rule runs."""
-    transfer = await idempotency.find_replay(user_id, key, operation, arguments)
-    if transfer is None:
-        return None
-    return CardOperation(card=await Card.get(id=transfer.card_id), transfer=transfer, replayed=True)
-
-
-async def _run_money_operation(
-    user_id: int,
-    key: str,
-    operation: str,
-    arguments: dict,
-    action: Callable[[], Awaitable[Transfer]],
-) -> CardOperation:
-    transfer, replayed = await idempotency.run_once(
-        user_id=user_id, key=key, operation=operation, arguments=arguments, action=action
-    )
-    card = await Card.get(id=transfer.card_id)
-    if not replayed:
-        await events.card_transaction(transfer, owner_id=card.owner_id)
-        risk.check_after_transfer(transfer)
-    return CardOperation(card=card, transfer=transfer, replayed=replayed)

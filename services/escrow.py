@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
+from auth import scoping
 from core import clock, text
 from core.errors import BadInput, InvalidState, NotFound
+from core.principal import Principal
 from models import Card, Merchant
 from models.enums import LIVE_CARD_STATUSES, CreditGrade, RiskAlertKind, TransferKind
 from services import audit, ledger, risk
@@ -34,11 +36,13 @@ def check_ratio(ratio: float) -> int:
 
 
 async def set_custody_ratio(
-    *, regulator_id: int, merchant_id: int, ratio: float, reason: str
+    *, principal: Principal, merchant_id: int, ratio: float, reason: str
 ) -> Merchant:
+    """A regulator's change of a merchant's custody ratio, with its reason in the audit trail."""
+    regulator_id = principal.require_user()
     ratio_bp = check_ratio(ratio)
     reason = text.required_reason(reason)
-    merchant = await Merchant.get_or_none(id=merchant_id)
+    merchant = await scoping.custody_merchants(principal).get_or_none(id=merchant_id)
     if merchant is None:
         raise NotFound("No such merchant")
     _check_grade_allows(merchant, ratio_bp)

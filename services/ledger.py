@@ -83,7 +83,7 @@ async def record_transfer(
     """Write one balanced transfer. Call inside the caller's database transaction.
 
     `allow_no_postings`: a redemption too small to release a fen from custody changes the
-    card but moves no cash; it is still a transaction of the card, with no postings.
+    card but moves no cash; it is still a card transaction, with no postings.
     """
     legs = [leg for leg in legs if leg.amount_fen != 0]
     if legs or not allow_no_postings:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from auth import scoping
 from core import clock, text
 from core.errors import Forbidden, InvalidState, NotFound
 from core.principal import Principal
@@ -81,9 +82,11 @@ def approved_without_review(card: Card, merchant: Merchant, now: datetime) -> st
     return None
 
 
-async def request_refund(*, user_id: int, card_id: int, reason: str) -> RefundRequest:
+async def request_refund(*, principal: Principal, card_id: int, reason: str) -> RefundRequest:
+    """The consumer asks for its card's cash back: approved at once, or the card waits FROZEN."""
+    user_id = principal.require_user()
     reason = text.required_reason(reason)
-    if not await Card.filter(id=card_id, owner_id=user_id).exists():
+    if not await scoping.writable_cards(principal).filter(id=card_id).exists():
         raise NotFound("No such card")
     now = clock.now()
     async with in_transaction():
@@ -149,19 +152,10 @@ async def _unfreeze(card_id: int) -> None:
 async def decide_refund(
     *, principal: Principal, refund_id: int, approve: bool, note: str | None
 ) -> RefundRequest:
-    """The merchant (its own requests) or a regulator approves or rejects a pending refund.
-
-    On the merchant's side the owner or staff not bound to a store decide: a store's staff
-    answer for one store, a refund is the whole card's cash, chain-wide.
-    """
-    if not (principal.is_merchant or principal.is_regulator):
-        raise Forbidden("Only the merchant or a regulator decides refunds")
-    if principal.is_merchant and principal.store_id is not None:
+    """The merchant (its own requests) or a regulator approves or rejects a pending refund."""
+    if not scoping.decides_refunds(principal):
         raise Forbidden("Refunds are decided by the owner or by staff not bound to a store")
-    query = RefundRequest.filter(id=refund_id)
-    if principal.is_merchant:
-        query = query.filter(merchant_id=principal.merchant_id)
-    request = await query.first()
+    request = await scoping.writable_refund_requests(principal).get_or_none(id=refund_id)
     if request is None:
         raise NotFound("No such refund request")
     if request.status is not RefundStatus.PENDING:

@@ -15,9 +15,11 @@ import httpx
 
 from auth import passwords, tokens
 from core import cache
+from core.principal import Principal
 from models import Card, CardProduct, CardProductStore, Merchant, Store, Transfer, User
 from models.enums import CardProductStatus, MerchantStatus, Role, StoreStatus
-from services import cards, ledger
+from services import cards, ledger, redemption
+from services.card_transactions import CardOperation
 from services.credit_code import with_check_character
 from settings import get_settings
 
@@ -83,6 +85,13 @@ def token_for(user: User, session_id: str | None = None) -> str:
         merchant_id=user.merchant_id,
         store_id=user.store_id,
     ).token
+
+
+def principal_of(user: User) -> Principal:
+    """The principal a token of `user` decodes to, for calling services directly."""
+    return Principal(
+        user_id=user.id, role=user.role, merchant_id=user.merchant_id, store_id=user.store_id
+    )
 
 
 async def make_user(role: Role = Role.CONSUMER, **fields: Any) -> User:
@@ -164,18 +173,20 @@ async def make_staff(world: MerchantWorld, store: Store | None = None) -> User:
     return staff
 
 
-async def buy_card(consumer: User, world: MerchantWorld) -> cards.CardOperation:
+async def buy_card(consumer: User, world: MerchantWorld) -> CardOperation:
     return await cards.purchase(
-        user_id=consumer.id, product_id=world.product.id, idempotency_key=uuid.uuid4().hex
+        principal=principal_of(consumer),
+        product_id=world.product.id,
+        idempotency_key=uuid.uuid4().hex,
     )
 
 
 async def redeem_fen(world: MerchantWorld, card_id: int, consumer: User, amount_fen: int) -> Any:
-    issued = await cards.issue_redemption_code(user_id=consumer.id, card_id=card_id)
-    return await cards.redeem(
-        user_id=world.owner.id,
-        merchant_id=world.merchant.id,
-        staff_store_id=None,
+    issued = await redemption.issue_redemption_code(
+        principal=principal_of(consumer), card_id=card_id
+    )
+    return await redemption.redeem(
+        principal=principal_of(world.owner),
         code=issued.code,
         store_id=world.stores[0].id,
         amount_fen=amount_fen,

@@ -24,6 +24,7 @@ from tests.support import (
     gql,
     make_merchant,
     make_user,
+    principal_of,
     redeem_fen,
     token_for,
 )
@@ -284,7 +285,9 @@ async def test_a_regulators_refund_decision_is_recorded(client, approve):
     consumer = await make_user(Role.CONSUMER)
     card = (await buy_card(consumer, world)).card
     await redeem_fen(world, card.id, consumer, 10_000)
-    request = await request_refund(user_id=consumer.id, card_id=card.id, reason="搬家了")
+    request = await request_refund(
+        principal=principal_of(consumer), card_id=card.id, reason="搬家了"
+    )
     assert request.status is RefundStatus.PENDING
     reg = await regulator()
 
@@ -312,7 +315,9 @@ async def test_a_merchants_own_refund_decision_is_not_a_regulator_action(client)
     consumer = await make_user(Role.CONSUMER)
     card = (await buy_card(consumer, world)).card
     await redeem_fen(world, card.id, consumer, 10_000)
-    request = await request_refund(user_id=consumer.id, card_id=card.id, reason="搬家了")
+    request = await request_refund(
+        principal=principal_of(consumer), card_id=card.id, reason="搬家了"
+    )
 
     # When the merchant approves it
     result = await gql(

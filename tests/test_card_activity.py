@@ -17,7 +17,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from models import User
 from schema.ids import decode_id, encode_id
 from server import create_app
-from services import cards, events, refunds
+from services import cards, events, redemption, refunds
 from services.ledger import verify_ledger
 from tests.support import (
     buy_card,
@@ -25,6 +25,7 @@ from tests.support import (
     gql,
     make_merchant,
     make_user,
+    principal_of,
     redeem_fen,
     token_for,
 )
@@ -153,10 +154,15 @@ async def test_top_ups_and_refunds_are_seen_too(app):
         async with connected(ws_client, token_for(consumer)) as ws:
             operation_id = await subscribe(ws)
             await cards.top_up(
-                user_id=consumer.id, card_id=card_id, pay_fen=35_000, idempotency_key="top-up"
+                principal=principal_of(consumer),
+                card_id=card_id,
+                pay_fen=35_000,
+                idempotency_key="top-up",
             )
             topped = await next_event(ws, operation_id)
-            await refunds.request_refund(user_id=consumer.id, card_id=card_id, reason="不要了")
+            await refunds.request_refund(
+                principal=principal_of(consumer), card_id=card_id, reason="不要了"
+            )
             refunded = await next_event(ws, operation_id)
 
         assert (topped["kind"], topped["amount"], topped["balanceAfter"]) == (
@@ -216,7 +222,7 @@ async def test_a_failed_or_replayed_operation_sends_nothing(client, app):
             await subscribe(ws)
             # A replay of the purchase, and a redemption over the balance
             data_of(await gql(client, PURCHASE_CARD, variables, token=token_for(consumer)))
-            with pytest.raises(cards.InsufficientBalance):
+            with pytest.raises(redemption.InsufficientBalance):
                 await redeem_fen(world, card_id, consumer, 100_001)
 
             await assert_quiet(ws)

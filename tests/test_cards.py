@@ -21,6 +21,7 @@ from tests.support import (
     make_merchant,
     make_user,
     money_of,
+    principal_of,
 )
 
 PURCHASE_CARD = """
@@ -388,7 +389,9 @@ async def test_a_refunded_card_no_longer_counts_towards_the_merchant_cap(client)
 
     from services.refunds import request_refund
 
-    request = await request_refund(user_id=consumer.id, card_id=cards[0].id, reason="changed mind")
+    request = await request_refund(
+        principal=principal_of(consumer), card_id=cards[0].id, reason="changed mind"
+    )
     assert request.status.value == "APPROVED"
 
     data_of(await purchase(client, consumer, world))

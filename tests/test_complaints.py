@@ -31,6 +31,7 @@ from tests.support import (
     make_merchant,
     make_staff,
     make_user,
+    principal_of,
     redeem_fen,
     token_for,
 )
@@ -263,7 +264,9 @@ async def test_a_card_holder_complains_about_a_closed_merchant(client):
 async def test_a_consumer_who_held_a_card_may_complain(client):
     # Given a consumer whose only card with the merchant was refunded
     s = await scene(used=False)
-    refund = await request_refund(user_id=s.consumer.id, card_id=s.card_id, reason="冷静期退款")
+    refund = await request_refund(
+        principal=principal_of(s.consumer), card_id=s.card_id, reason="冷静期退款"
+    )
     assert refund.status is RefundStatus.APPROVED
 
     # When the consumer complains about the merchant
@@ -673,7 +676,9 @@ async def test_upheld_with_refund_refunds_the_card_through_the_ledger(client):
 async def test_upheld_refund_settles_a_pending_refund_request(client):
     # Given a pending refund request for the card in a mediated complaint
     s = await scene()
-    pending = await request_refund(user_id=s.consumer.id, card_id=s.card_id, reason="拒绝服务")
+    pending = await request_refund(
+        principal=principal_of(s.consumer), card_id=s.card_id, reason="拒绝服务"
+    )
     assert pending.status is RefundStatus.PENDING
     complaint = await filed(client, s)
     data_of(await gql(client, ESCALATE, {"id": complaint["id"]}, s.consumer_token))
@@ -725,7 +730,7 @@ async def test_refunding_an_already_refunded_card_changes_nothing(client):
     s = await scene(used=False)
     complaint = await filed(client, s)
     data_of(await gql(client, ESCALATE, {"id": complaint["id"]}, s.consumer_token))
-    await request_refund(user_id=s.consumer.id, card_id=s.card_id, reason="冷静期退款")
+    await request_refund(principal=principal_of(s.consumer), card_id=s.card_id, reason="冷静期退款")
 
     # When a regulator upholds it with a refund
     result = await resolve(client, s, complaint["id"], "UPHELD", refund_card=True)

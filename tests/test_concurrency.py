@@ -22,7 +22,7 @@ from core import clock
 from models import Card, Merchant, RedemptionCode, RefundRequest, Transfer, User
 from models.enums import CardStatus, MerchantStatus, RefundStatus, Role, TransferKind
 from schema.ids import encode_id
-from services import cards, escrow, ledger, payments, refunds
+from services import cards, escrow, ledger, payments, redemption, refunds
 from services.money import format_money
 from tests.support import (
     assert_ledger_clean,
@@ -32,6 +32,7 @@ from tests.support import (
     data_of,
     make_merchant,
     make_user,
+    principal_of,
     redeem_fen,
 )
 
@@ -119,7 +120,9 @@ async def test_50_redemptions_of_one_code_redeem_once(client):
     world = await make_merchant()
     consumer = await make_user()
     card_id = (await buy_card(consumer, world)).card.id
-    issued = await cards.issue_redemption_code(user_id=consumer.id, card_id=card_id)
+    issued = await redemption.issue_redemption_code(
+        principal=principal_of(consumer), card_id=card_id
+    )
 
     results = await asyncio.gather(*(redeem_with(client, world, issued.code) for _ in range(50)))
 
@@ -176,7 +179,9 @@ async def test_redemptions_with_one_key_redeem_once(client):
     world = await make_merchant()
     consumer = await make_user()
     card_id = (await buy_card(consumer, world)).card.id
-    code = (await cards.issue_redemption_code(user_id=consumer.id, card_id=card_id)).code
+    code = (
+        await redemption.issue_redemption_code(principal=principal_of(consumer), card_id=card_id)
+    ).code
     variables = {
         "code": code,
         "storeId": encode_id("Store", world.stores[0].id),
@@ -275,7 +280,10 @@ async def test_redemptions_and_top_ups_of_many_cards_race_consistently(client):
 
     async def top_up(holder: User, card_id: int) -> None:
         await cards.top_up(
-            user_id=holder.id, card_id=card_id, pay_fen=1_001, idempotency_key=uuid.uuid4().hex
+            principal=principal_of(holder),
+            card_id=card_id,
+            pay_fen=1_001,
+            idempotency_key=uuid.uuid4().hex,
         )
 
     # When each card is redeemed twice while it is topped up twice, all cards at once
@@ -309,7 +317,10 @@ async def test_a_custody_change_racing_purchases_and_redemptions_keeps_custody_e
             for holder, card_id in zip(holders, card_ids, strict=True)
         ),
         escrow.set_custody_ratio(
-            regulator_id=regulator.id, merchant_id=world.merchant.id, ratio=0.55, reason="风险"
+            principal=principal_of(regulator),
+            merchant_id=world.merchant.id,
+            ratio=0.55,
+            reason="风险",
         ),
     )
 
@@ -365,7 +376,10 @@ async def test_a_custody_change_while_a_purchase_is_paid_applies_to_the_new_card
 
     async def lower_custody() -> None:
         await escrow.set_custody_ratio(
-            regulator_id=regulator.id, merchant_id=world.merchant.id, ratio=0.5, reason="评级提升"
+            principal=principal_of(regulator),
+            merchant_id=world.merchant.id,
+            ratio=0.5,
+            reason="评级提升",
         )
 
     previous = payments.use_provider(MeanwhileProvider(lower_custody))
@@ -397,7 +411,9 @@ async def test_a_redemption_between_a_refund_check_and_its_transaction_is_seen(c
     monkeypatch.setattr(refunds, "in_transaction", redemption_first)
 
     # When the refund request goes on
-    request = await refunds.request_refund(user_id=consumer.id, card_id=card_id, reason="不要了")
+    request = await refunds.request_refund(
+        principal=principal_of(consumer), card_id=card_id, reason="不要了"
+    )
 
     # Then it sees the used card: it waits for a decision, for the cash value left
     assert request.status is RefundStatus.PENDING
@@ -420,14 +436,15 @@ async def test_a_refund_request_amount_is_what_the_refund_paid(client):
     cards_ = [(await buy_card(consumer, world)).card.id for _ in range(6)]
     for card_id in cards_:
         await redeem_fen(world, card_id, consumer, 10_000)
-    shown = [await cards.issue_redemption_code(user_id=consumer.id, card_id=c) for c in cards_]
+    shown = [
+        await redemption.issue_redemption_code(principal=principal_of(consumer), card_id=c)
+        for c in cards_
+    ]
 
     # When refund requests race redemptions of those codes
     async def redeem_shown(card_id: int, code: str) -> Any:
-        return await cards.redeem(
-            user_id=world.owner.id,
-            merchant_id=world.merchant.id,
-            staff_store_id=None,
+        return await redemption.redeem(
+            principal=principal_of(world.owner),
             code=code,
             store_id=world.stores[0].id,
             amount_fen=30_000,
@@ -435,7 +452,10 @@ async def test_a_refund_request_amount_is_what_the_refund_paid(client):
         )
 
     outcomes = await asyncio.gather(
-        *(refunds.request_refund(user_id=consumer.id, card_id=c, reason="x") for c in cards_),
+        *(
+            refunds.request_refund(principal=principal_of(consumer), card_id=c, reason="x")
+            for c in cards_
+        ),
         *(redeem_shown(c, issued.code) for c, issued in zip(cards_, shown, strict=True)),
         return_exceptions=True,
     )
@@ -468,7 +488,10 @@ async def test_codes_issued_at_once_leave_one_live_code(client):
     card_id = (await buy_card(consumer, world)).card.id
 
     await asyncio.gather(
-        *(cards.issue_redemption_code(user_id=consumer.id, card_id=card_id) for _ in range(10))
+        *(
+            redemption.issue_redemption_code(principal=principal_of(consumer), card_id=card_id)
+            for _ in range(10)
+        )
     )
 
     live = RedemptionCode.filter(card_id=card_id, used_at__isnull=True, expires_at__gt=clock.now())

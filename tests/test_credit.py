@@ -51,6 +51,7 @@ from tests.support import (
     make_user,
     new_credit_code,
     new_phone,
+    principal_of,
     redeem_fen,
 )
 
@@ -180,7 +181,9 @@ async def live_through(world: MerchantWorld, history: History, frozen_clock: Any
     cards = [(await buy_card(consumer, world)).card for consumer in consumers]
     holders = list(zip(consumers, cards, strict=True))
     for consumer, card in holders[len(holders) - history.refunded :]:
-        request = await refunds.request_refund(user_id=consumer.id, card_id=card.id, reason="搬家")
+        request = await refunds.request_refund(
+            principal=principal_of(consumer), card_id=card.id, reason="搬家"
+        )
         assert request.status is RefundStatus.APPROVED
     filed = [
         await complaints.file_complaint(

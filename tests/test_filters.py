@@ -26,7 +26,7 @@ from models.enums import (
     Role,
 )
 from schema.ids import encode_id
-from services import cards
+from services import redemption
 from tests.support import (
     MerchantWorld,
     buy_card,
@@ -35,6 +35,7 @@ from tests.support import (
     gql,
     make_merchant,
     make_user,
+    principal_of,
     token_for,
 )
 
@@ -262,11 +263,11 @@ async def test_a_bad_category_or_id_filter_is_bad_input(client):
 
 
 async def redeem_at(world: MerchantWorld, card_id: int, consumer, store_index: int, fen: int):
-    issued = await cards.issue_redemption_code(user_id=consumer.id, card_id=card_id)
-    return await cards.redeem(
-        user_id=world.owner.id,
-        merchant_id=world.merchant.id,
-        staff_store_id=None,
+    issued = await redemption.issue_redemption_code(
+        principal=principal_of(consumer), card_id=card_id
+    )
+    return await redemption.redeem(
+        principal=principal_of(world.owner),
         code=issued.code,
         store_id=world.stores[store_index].id,
         amount_fen=fen,

@@ -18,6 +18,7 @@ from tests.support import (
     make_merchant,
     make_user,
     money_of,
+    principal_of,
     redeem_fen,
 )
 
@@ -165,7 +166,7 @@ async def test_a_replayed_top_up_after_a_refund_returns_the_first_result(client)
     first = data_of(await top_up(client, consumer, card_id, "70.00", key))["topUpCard"]
     from services.refunds import request_refund
 
-    await request_refund(user_id=consumer.id, card_id=card_id, reason="不需要了")
+    await request_refund(principal=principal_of(consumer), card_id=card_id, reason="不需要了")
     before = await money_of(world)
 
     again = data_of(await top_up(client, consumer, card_id, "70.00", key))["topUpCard"]

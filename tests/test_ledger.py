@@ -34,6 +34,7 @@ from tests.support import (
     error_at,
     make_merchant,
     make_user,
+    principal_of,
     redeem_fen,
 )
 
@@ -124,7 +125,10 @@ async def test_every_card_operation_is_one_balanced_transfer(client):
     card_id = (await buy_card(consumer, world)).card.id
     await redeem_fen(world, card_id, consumer, 10_000)
     await cards.top_up(
-        user_id=consumer.id, card_id=card_id, pay_fen=7_000, idempotency_key=uuid.uuid4().hex
+        principal=principal_of(consumer),
+        card_id=card_id,
+        pay_fen=7_000,
+        idempotency_key=uuid.uuid4().hex,
     )
 
     # When a regulator reads the card's transactions with their postings
@@ -178,7 +182,7 @@ async def test_postings_are_never_changed_by_later_operations(client):
     )
     from services.refunds import request_refund
 
-    await request_refund(user_id=consumer.id, card_id=card_id, reason="r")
+    await request_refund(principal=principal_of(consumer), card_id=card_id, reason="r")
 
     after = await Posting.filter(transfer__merchant_id=world.merchant.id).order_by("id").values()
     assert after[: len(snapshot)] == snapshot

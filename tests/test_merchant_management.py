@@ -14,7 +14,7 @@ import pytest
 from models import CardProduct, Store, User
 from models.enums import CardProductStatus, MerchantStatus, Role, StoreStatus
 from schema.ids import decode_id, encode_id
-from services import cards
+from services import cards, redemption
 from settings import HUAIAN_DISTRICTS
 from tests.support import (
     PASSWORD,
@@ -27,6 +27,7 @@ from tests.support import (
     make_staff,
     make_user,
     new_phone,
+    principal_of,
     token_for,
 )
 
@@ -268,7 +269,9 @@ async def test_staff_bound_to_a_store_logs_in_with_the_store_in_its_token(client
     # And its token carries the store: it redeems at that store only
     consumer = await make_user(Role.CONSUMER)
     card = (await buy_card(consumer, world)).card
-    issued = await cards.issue_redemption_code(user_id=consumer.id, card_id=card.id)
+    issued = await redemption.issue_redemption_code(
+        principal=principal_of(consumer), card_id=card.id
+    )
     elsewhere = await gql(
         client,
         REDEEM,
@@ -410,12 +413,14 @@ async def test_owner_limits_a_product_to_named_stores(client):
     consumer = await make_user(Role.CONSUMER)
     card = (
         await cards.purchase(
-            user_id=consumer.id,
+            principal=principal_of(consumer),
             product_id=decode_id(product["id"], "CardProduct"),
             idempotency_key=uuid.uuid4().hex,
         )
     ).card
-    issued = await cards.issue_redemption_code(user_id=consumer.id, card_id=card.id)
+    issued = await redemption.issue_redemption_code(
+        principal=principal_of(consumer), card_id=card.id
+    )
     result = await gql(
         client,
         REDEEM,

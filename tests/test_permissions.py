@@ -53,6 +53,7 @@ from tests.support import (
     make_staff,
     make_user,
     new_phone,
+    principal_of,
     redeem_fen,
     token_for,
 )
@@ -150,7 +151,9 @@ async def victim() -> Victim:
     consumer = await make_user(Role.CONSUMER)
     card = (await buy_card(consumer, world)).card
     await redeem_fen(world, card.id, consumer, 10_000)
-    refund = await request_refund(user_id=consumer.id, card_id=card.id, reason="想退卡")
+    refund = await request_refund(
+        principal=principal_of(consumer), card_id=card.id, reason="想退卡"
+    )
     assert refund.status is RefundStatus.PENDING
     complaint = await complaint_service.file_complaint(
         consumer_id=consumer.id,

@@ -33,6 +33,7 @@ from tests.support import (
     make_user,
     new_credit_code,
     new_phone,
+    principal_of,
     token_for,
 )
 
@@ -273,7 +274,9 @@ async def test_redemption_codes_are_limited_per_user(client, settings, monkeypat
     consumer = await make_user()
     card = (
         await cards.purchase(
-            user_id=consumer.id, product_id=world.product.id, idempotency_key=uuid.uuid4().hex
+            principal=principal_of(consumer),
+            product_id=world.product.id,
+            idempotency_key=uuid.uuid4().hex,
         )
     ).card
     variables = {"cardId": encode_id("Card", card.id)}
@@ -284,7 +287,9 @@ async def test_redemption_codes_are_limited_per_user(client, settings, monkeypat
     other = await make_user()
     other_card = (
         await cards.purchase(
-            user_id=other.id, product_id=world.product.id, idempotency_key=uuid.uuid4().hex
+            principal=principal_of(other),
+            product_id=world.product.id,
+            idempotency_key=uuid.uuid4().hex,
         )
     ).card
     others = await post(

@@ -43,6 +43,7 @@ from tests.support import (
     make_merchant,
     make_user,
     new_credit_code,
+    principal_of,
     redeem_fen,
     token_for,
 )
@@ -221,7 +222,7 @@ async def test_a_refunded_card_leaves_no_liability(client):
     world = await make_merchant()
     consumer = await make_user()
     bought = await buy_card(consumer, world)
-    await request_refund(user_id=consumer.id, card_id=bought.card.id, reason="买错了")
+    await request_refund(principal=principal_of(consumer), card_id=bought.card.id, reason="买错了")
 
     # When the merchant reads its custody
     escrow = data_of(await gql(client, ESCROW, {"id": merchant_id(world)}, world.token))
@@ -283,7 +284,7 @@ async def test_a_refund_transaction_and_a_refunded_card(client):
     world = await make_merchant()
     consumer = await make_user()
     bought = await buy_card(consumer, world)
-    await request_refund(user_id=consumer.id, card_id=bought.card.id, reason="买错了")
+    await request_refund(principal=principal_of(consumer), card_id=bought.card.id, reason="买错了")
 
     card = data_of(
         await gql(client, CARD, {"id": encode_id("Card", bought.card.id)}, token_for(consumer))
@@ -398,7 +399,9 @@ async def test_supervision_stats_for_a_regulator(client):
     bought = await buy_card(consumer, world)
     await redeem_fen(world, bought.card.id, consumer, 10_000)
     refunded = await buy_card(consumer, world)
-    await request_refund(user_id=consumer.id, card_id=refunded.card.id, reason="买错了")
+    await request_refund(
+        principal=principal_of(consumer), card_id=refunded.card.id, reason="买错了"
+    )
 
     # When a regulator asks for the default period
     stats = data_of(await gql(client, STATS, {}, await regulator_token()))["supervisionStats"]
@@ -552,7 +555,9 @@ async def test_node_resolves_every_node_type(client):
     await Card.filter(id=bought.card.id).update(
         cooling_off_ends_at=clock.now() - dt.timedelta(days=1)
     )
-    refund = await request_refund(user_id=consumer.id, card_id=bought.card.id, reason="搬家")
+    refund = await request_refund(
+        principal=principal_of(consumer), card_id=bought.card.id, reason="搬家"
+    )
     complaint = await Complaint.create(
         complainant_id=consumer.id,
         merchant_id=world.merchant.id,

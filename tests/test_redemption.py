@@ -23,6 +23,7 @@ from tests.support import (
     make_staff,
     make_user,
     money_of,
+    principal_of,
 )
 
 ISSUE_REDEMPTION_CODE = """
@@ -274,7 +275,7 @@ async def test_a_refunded_card_cannot_be_redeemed(client):
     code = await issue_code(client, consumer, card_id)
     from services.refunds import request_refund
 
-    await request_refund(user_id=consumer.id, card_id=card_id, reason="not needed")
+    await request_refund(principal=principal_of(consumer), card_id=card_id, reason="not needed")
     before = await money_of(world)
 
     assert codes(await redeem(client, world.owner, code, world.stores[0], "10.00")) == [

@@ -20,6 +20,7 @@ from tests.support import (
     make_staff,
     make_user,
     money_of,
+    principal_of,
     redeem_fen,
 )
 
@@ -140,7 +141,9 @@ async def test_a_topped_up_card_refunds_its_whole_cash_value(client):
     world = await make_merchant()
     consumer = await make_user()
     card_id = (await buy_card(consumer, world)).card.id
-    await cards.top_up(user_id=consumer.id, card_id=card_id, pay_fen=35_001, idempotency_key="t1")
+    await cards.top_up(
+        principal=principal_of(consumer), card_id=card_id, pay_fen=35_001, idempotency_key="t1"
+    )
 
     refund = data_of(await request_refund(client, consumer, card_id))["requestRefund"]
 
@@ -419,13 +422,15 @@ async def test_a_request_left_pending_when_the_merchant_is_suspended_is_settled_
     consumer = await make_user()
     bought = await buy_card(consumer, world)
     await redeem_fen(world, bought.card.id, consumer, 10_000)
-    first = await refunds.request_refund(user_id=consumer.id, card_id=bought.card.id, reason="搬家")
+    first = await refunds.request_refund(
+        principal=principal_of(consumer), card_id=bought.card.id, reason="搬家"
+    )
     assert first.status is RefundStatus.PENDING
 
     # When the merchant is suspended and the consumer asks again
     await Merchant.filter(id=world.merchant.id).update(status=MerchantStatus.SUSPENDED)
     again = await refunds.request_refund(
-        user_id=consumer.id, card_id=bought.card.id, reason="商户已被暂停"
+        principal=principal_of(consumer), card_id=bought.card.id, reason="商户已被暂停"
     )
 
     # Then the waiting request itself is approved and pays the cash value

@@ -52,7 +52,7 @@ from models.enums import (
 )
 from schema.ids import decode_id, encode_id
 from server import create_app
-from services import background, cards, complaints, events, risk
+from services import background, cards, complaints, events, redemption, risk
 from tests.support import (
     MerchantWorld,
     assert_ledger_clean,
@@ -62,6 +62,7 @@ from tests.support import (
     data_of,
     make_merchant,
     make_user,
+    principal_of,
     redeem_fen,
     token_for,
 )
@@ -175,17 +176,17 @@ async def product(world: MerchantWorld, fen: int) -> CardProduct:
 
 async def sell(world: MerchantWorld, item: CardProduct, consumer: User) -> Card:
     operation = await cards.purchase(
-        user_id=consumer.id, product_id=item.id, idempotency_key=uuid.uuid4().hex
+        principal=principal_of(consumer), product_id=item.id, idempotency_key=uuid.uuid4().hex
     )
     return operation.card
 
 
 async def redeem_at(world: MerchantWorld, card: Card, consumer: User, fen: int, store=0) -> None:
-    issued = await cards.issue_redemption_code(user_id=consumer.id, card_id=card.id)
-    await cards.redeem(
-        user_id=world.owner.id,
-        merchant_id=world.merchant.id,
-        staff_store_id=None,
+    issued = await redemption.issue_redemption_code(
+        principal=principal_of(consumer), card_id=card.id
+    )
+    await redemption.redeem(
+        principal=principal_of(world.owner),
         code=issued.code,
         store_id=world.stores[store].id,
         amount_fen=fen,

@@ -23,7 +23,7 @@ from models.enums import (
 )
 from models.ledger import Transfer
 from schema.ids import encode_id
-from services import cards
+from services import cards, redemption
 from services.custody import custody_share
 from services.money import format_money
 from services.refunds import request_refund
@@ -36,6 +36,7 @@ from tests.support import (
     gql,
     make_merchant,
     make_user,
+    principal_of,
     redeem_fen,
     token_for,
 )
@@ -339,7 +340,9 @@ async def test_closure_refunds_every_live_card(client, custody_ratio_bp):
     await redeem_fen(world, card_ids[0], alice, 10_000)  # 1000.00 -> 900.00 left
     await redeem_fen(world, card_ids[2], bob, 33_333)  # an awkward amount
     await redeem_fen(world, card_ids[3], carol, 99_999)  # one fen of face value left
-    pending = await request_refund(user_id=bob.id, card_id=card_ids[2], reason="不想用了")
+    pending = await request_refund(
+        principal=principal_of(bob), card_id=card_ids[2], reason="不想用了"
+    )
     assert pending.status is RefundStatus.PENDING
 
     before = [await Card.get(id=card_id) for card_id in card_ids]
@@ -414,7 +417,9 @@ async def test_a_pending_request_is_settled_by_the_closure_for_the_amount_asked(
     consumer = await make_user(Role.CONSUMER)
     card = (await buy_card(consumer, world)).card
     await redeem_fen(world, card.id, consumer, 10_000)
-    pending = await request_refund(user_id=consumer.id, card_id=card.id, reason="不想用了")
+    pending = await request_refund(
+        principal=principal_of(consumer), card_id=card.id, reason="不想用了"
+    )
     assert (pending.status, pending.amount_fen) == (RefundStatus.PENDING, 63_000)
 
     # When a regulator closes the merchant
@@ -440,7 +445,9 @@ async def test_a_closed_merchant_never_sells_or_redeems_again(client):
     regulator = await regulator_token()
     consumer = await make_user(Role.CONSUMER)
     card = (await buy_card(consumer, world)).card
-    code = (await cards.issue_redemption_code(user_id=consumer.id, card_id=card.id)).code
+    code = (
+        await redemption.issue_redemption_code(principal=principal_of(consumer), card_id=card.id)
+    ).code
     data_of(await gql(client, CLOSE, {"id": merchant_gid(world), "reason": "吊销执照"}, regulator))
 
     # When the consumer tries to buy, top up or get a code, and the merchant to redeem
@@ -543,7 +550,9 @@ async def test_cards_already_refunded_are_not_refunded_twice(client):
     consumer = await make_user(Role.CONSUMER)
     refunded = (await buy_card(consumer, world)).card
     live = (await buy_card(consumer, world)).card
-    done = await request_refund(user_id=consumer.id, card_id=refunded.id, reason="冷静期退款")
+    done = await request_refund(
+        principal=principal_of(consumer), card_id=refunded.id, reason="冷静期退款"
+    )
     assert done.status is RefundStatus.APPROVED
 
     # When a regulator closes the merchant
@@ -566,7 +575,7 @@ async def test_closing_three_hundred_cards_in_one_call(client):
     consumers = [await make_user(Role.CONSUMER) for _ in range(10)]
     for index in range(300):
         await cards.purchase(
-            user_id=consumers[index % len(consumers)].id,
+            principal=principal_of(consumers[index % len(consumers)]),
             product_id=world.product.id,
             idempotency_key=uuid.uuid4().hex,
         )

@@ -57,6 +57,7 @@ from tests.support import (
     make_staff,
     make_user,
     new_credit_code,
+    principal_of,
     redeem_fen,
     token_for,
 )
@@ -239,7 +240,7 @@ async def world(database: str) -> World:
         await redeem_fen(m1, card_a1.id, consumer_a, 10_000)
         card_a2 = (await buy_card(consumer_a, m2)).card
         refund_a2 = await request_refund(
-            user_id=consumer_a.id, card_id=card_a2.id, reason="不想要了"
+            principal=principal_of(consumer_a), card_id=card_a2.id, reason="不想要了"
         )
         assert refund_a2.status is RefundStatus.APPROVED
         # B: a card at M1 whose cooling-off period is over (its refund waits), one at M2.
@@ -247,7 +248,9 @@ async def world(database: str) -> World:
         await Card.filter(id=card_b1.id).update(
             cooling_off_ends_at=clock.now() - dt.timedelta(days=1)
         )
-        refund_b1 = await request_refund(user_id=consumer_b.id, card_id=card_b1.id, reason="搬家")
+        refund_b1 = await request_refund(
+            principal=principal_of(consumer_b), card_id=card_b1.id, reason="搬家"
+        )
         assert refund_b1.status is RefundStatus.PENDING
         card_b2 = (await buy_card(consumer_b, m2)).card
     finally:

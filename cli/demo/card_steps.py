@@ -15,7 +15,7 @@ from cli.demo.world import World, fixed_clock
 from core import clock
 from models import RefundRequest
 from models.enums import MerchantStatus, RefundStatus
-from services import cards, refunds
+from services import cards, redemption, refunds
 from services.custody import cash_value_after_redemption, face_value_for_payment
 from settings import get_settings
 
@@ -63,7 +63,9 @@ def new_card(
 
     async def buy() -> None:
         done = await cards.purchase(
-            user_id=world.user(owner), product_id=product.id, idempotency_key=f"{card.key}:buy"
+            principal=world.consumer(owner),
+            product_id=product.id,
+            idempotency_key=f"{card.key}:buy",
         )
         card.id, card.purchase_transfer_id = done.card.id, done.transfer.id
 
@@ -82,13 +84,13 @@ def plan_redemption(world: World, card: CardPlan, at: datetime, amount: int) -> 
     card.redemptions.append((at, amount))
 
     async def redeem() -> None:
-        code = await cards.issue_redemption_code(user_id=world.user(card.owner), card_id=card.id)
+        code = await redemption.issue_redemption_code(
+            principal=world.consumer(card.owner), card_id=card.id
+        )
         # The consumer shows the code at the till a little after asking for it.
         clock.set_clock(fixed_clock(at + timedelta(seconds=45)))
-        await cards.redeem(
-            user_id=world.user(ZHOU.phone if staff else merchant.owner_phone),
-            merchant_id=merchant.id,
-            staff_store_id=store.id if staff else None,
+        await redemption.redeem(
+            principal=world.staff(ZHOU.phone, merchant, store) if staff else world.owner(merchant),
             code=code.code,
             store_id=store.id,
             amount_fen=amount,
@@ -109,7 +111,7 @@ def plan_top_up(world: World, card: CardPlan, at: datetime, pay: int) -> None:
 
     async def top_up() -> None:
         await cards.top_up(
-            user_id=world.user(card.owner), card_id=card.id, pay_fen=pay, idempotency_key=key
+            principal=world.consumer(card.owner), card_id=card.id, pay_fen=pay, idempotency_key=key
         )
 
     world.step(at, top_up)
@@ -121,7 +123,9 @@ def plan_refund_request(
     card.refund = RefundPlan(at, decision)
 
     async def request() -> None:
-        await refunds.request_refund(user_id=world.user(card.owner), card_id=card.id, reason=reason)
+        await refunds.request_refund(
+            principal=world.consumer(card.owner), card_id=card.id, reason=reason
+        )
 
     world.step(at, request)
     if decision == "AUTO":

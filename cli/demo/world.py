@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cli.demo.accounts import WANG
-from cli.demo.plan import CardPlan, ComplaintPlan, MerchantPlan
+from cli.demo.plan import CardPlan, ComplaintPlan, MerchantPlan, StorePlan
 from core.principal import Principal
 from models.enums import Role
 
@@ -70,6 +70,12 @@ class World:
     def owner(self, merchant: MerchantPlan) -> Principal:
         return Principal(
             user_id=self.user(merchant.owner_phone), role=Role.MERCHANT, merchant_id=merchant.id
+        )
+
+    def staff(self, phone: str, merchant: MerchantPlan, store: StorePlan) -> Principal:
+        """A staff member of `merchant` bound to `store`."""
+        return Principal(
+            user_id=self.user(phone), role=Role.MERCHANT, merchant_id=merchant.id, store_id=store.id
         )
 
     def consumer(self, phone: str) -> Principal:
