@@ -1,13 +1,16 @@
 """Tortoise models and database constraints; no business rules live here."""
 
+from models.accounts import RefreshToken, User
+from models.announcements import Announcement
 from models.cards import Card, RedemptionCode, RefundRequest
 from models.complaints import Complaint, ComplaintEvent
-from models.credit import CreditFactor, CreditScore, RiskAlert, RiskAlertTransfer
+from models.credit import CreditFactor, CreditScore
+from models.financing import FinancingApplication
 from models.ledger import IdempotencyRecord, LedgerAccount, Posting, Transfer
 from models.merchants import CardProduct, CardProductStore, Category, Merchant, Store
-from models.platform import Announcement, AuditEntry, FinancingApplication
 from models.registry import RegistryRecord
-from models.users import RefreshToken, User
+from models.risk import RiskAlert, RiskAlertTransfer
+from models.supervision import AuditEntry
 
 __all__ = [
     "Announcement",
