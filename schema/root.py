@@ -2,7 +2,7 @@
 
 A domain that has moved to the shape in docs/architecture.md declares its root
 fields in its own schema module (RiskQuery in schema/risk.py, FinancingQuery in
-schema/financing.py); the rest are
+schema/financing.py, the cross-domain node(id:) in schema/node_field.py); the rest are
 still wired here, in the Query, Mutation and Subscription classes below, until
 they move too.
 """
@@ -21,7 +21,6 @@ from resolvers import (
     cards,
     complaints,
     merchants,
-    node,
     onboarding,
     platform,
     supervision,
@@ -55,7 +54,7 @@ from schema.merchants import (
     RegistryRecord,
     Store,
 )
-from schema.node import Node
+from schema.node_field import NodeQuery
 from schema.onboarding import (
     AddStaffInput,
     CardProductInput,
@@ -72,10 +71,6 @@ from schema.supervision import AuditEntry, AuditFilter, MerchantClosureReport
 
 @strawberry.type
 class CoreQuery:
-    @strawberry.field(description="Any object by its global ID, if the caller may read it.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await node.node(info, id)
-
     @strawberry.field(description="The caller; null when anonymous.")
     async def me(self, info: Info) -> User | None:
         return await accounts.me(info)
@@ -368,6 +363,6 @@ class CoreSubscription:
             yield transaction
 
 
-Query = merge_types("Query", (CoreQuery, RiskQuery, FinancingQuery))
+Query = merge_types("Query", (NodeQuery, CoreQuery, RiskQuery, FinancingQuery))
 Mutation = merge_types("Mutation", (CoreMutation, CreditMutation, RiskMutation, FinancingMutation))
 Subscription = merge_types("Subscription", (CoreSubscription, RiskSubscription))
