@@ -226,6 +226,15 @@ def writable_financing(principal: Principal) -> QuerySet[FinancingApplication]:
     return FinancingApplication.all() if principal.is_regulator else _nothing(FinancingApplication)
 
 
+def financing_applicants(principal: Principal) -> QuerySet[Merchant]:
+    """Whom the caller may apply for financing for: its own merchant, when it is the owner."""
+    if not principal.is_merchant:
+        return _nothing(Merchant)
+    return Merchant.filter(
+        id=principal.merchant_id, users__id=principal.user_id, users__is_merchant_owner=True
+    )
+
+
 def readable_users(principal: Principal) -> QuerySet[User]:
     """Oneself; a merchant's own people; everyone for regulators."""
     if principal.is_regulator:

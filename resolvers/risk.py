@@ -11,8 +11,7 @@ from models.enums import AlertStatus, RiskAlertKind, RiskLevel
 from services import events
 from services import risk as risk_service
 from services.pagination import Page, newest_first, page_of
-
-LEVELS_LOW_FIRST = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH]
+from services.risk_rules import SEVERITY_RANK
 
 
 async def risk_alerts(
@@ -27,7 +26,8 @@ async def risk_alerts(
 ) -> Page[RiskAlert]:
     severities = None
     if min_severity is not None:
-        severities = LEVELS_LOW_FIRST[LEVELS_LOW_FIRST.index(min_severity) :]
+        floor = SEVERITY_RANK[min_severity]
+        severities = [level for level, rank in SEVERITY_RANK.items() if rank >= floor]
     return await page_of(
         scoping.readable_risk_alerts(principal),
         newest_first("raised_at"),

@@ -7,38 +7,27 @@ only merges them.
 
 from __future__ import annotations
 
-import strawberry
 from strawberry.tools import merge_types
 
-from resolvers import node
 from schema.accounts import AccountsMutation, AccountsQuery
 from schema.announcements import AnnouncementsMutation, AnnouncementsQuery
 from schema.cards import CardsMutation, CardsQuery, CardsSubscription
 from schema.complaints import ComplaintsMutation, ComplaintsQuery
-from schema.context import Info
 from schema.credit import CreditMutation
 from schema.financing import FinancingMutation, FinancingQuery
 from schema.ledger import LedgerMutation
 from schema.merchant_mutations import MerchantsMutation
 from schema.merchants import MerchantsQuery
-from schema.node import Node
+from schema.node_field import NodeQuery
 from schema.onboarding import OnboardingMutation, OnboardingQuery
 from schema.refunds import RefundsMutation, RefundsQuery
 from schema.risk import RiskMutation, RiskQuery, RiskSubscription
 from schema.supervision import SupervisionMutation, SupervisionQuery
 
-
-@strawberry.type
-class CoreQuery:
-    @strawberry.field(description="Any object by its global ID, if the caller may read it.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await node.node(info, id)
-
-
 Query = merge_types(
     "Query",
     (
-        CoreQuery,
+        NodeQuery,
         AccountsQuery,
         MerchantsQuery,
         OnboardingQuery,

@@ -3,7 +3,8 @@
 `gather` counts and sums in SQL (conditional COUNT/SUM, GROUP BY): it never
 loads the merchant's cards, transfers or complaints into Python, so it costs the
 same dozen statements for a merchant with ten cards or ten thousand. What the
-counts mean is services/credit.py's business; the windows are its constants.
+counts mean is the credit model's business (services/credit_factors.py, whose
+constants the windows are).
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from models.enums import (
 )
 from models.ledger import Transfer
 from services import onboarding
-from services.credit import COMPLAINT_DEADLINE_DAYS, SETTLING_DAYS, WINDOW_DAYS, CreditFeatures
+from services.credit_factors import (
+    COMPLAINT_DEADLINE_DAYS,
+    SETTLING_DAYS,
+    WINDOW_DAYS,
+    CreditFeatures,
+)
 from services.custody import FULL_CUSTODY_BP
 from settings import get_settings
 

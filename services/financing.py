@@ -18,7 +18,7 @@ from auth import scoping
 from core import clock
 from core.errors import BadInput, Forbidden, InvalidState, NotFound
 from core.principal import Principal
-from models import Complaint, FinancingApplication, Merchant, User
+from models import Complaint, FinancingApplication, Merchant
 from models.enums import CreditGrade, FinancingStatus, MerchantStatus, RiskLevel
 from services import audit, risk
 from services.complaints import OPEN_STATUSES as OPEN_COMPLAINT_STATUSES
@@ -31,11 +31,11 @@ MAX_PURPOSE_LENGTH = 2000
 
 
 def _text(value: str, what: str, max_length: int) -> str:
+    """Trimmed, 1 to `max_length` characters. NUL characters and unpaired surrogates never
+    get this far: schema/text.py refuses them in any request."""
     value = value.strip()
     if not value or len(value) > max_length:
         raise BadInput(f"The {what} has 1 to {max_length} characters")
-    if "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value):
-        raise BadInput(f"The {what} must be text without NUL characters or unpaired surrogates")
     return value
 
 
@@ -77,15 +77,18 @@ async def apply(
     principal: Principal, *, amount_fen: int, term_months: int, purpose: str
 ) -> FinancingApplication:
     """The merchant's owner applies; the grade it has now is kept on the application."""
-    merchant_id = principal.require_merchant()
-    owner = await User.get_or_none(id=principal.user_id, merchant_id=merchant_id)
-    if owner is None or not owner.is_merchant_owner:
+    owner_id = principal.require_user()
+    # Staff pass the field's rule (MERCHANT) but only the owner applies: FORBIDDEN rather
+    # than NOT_FOUND, since the caller names no object (the applicant is its own merchant).
+    applicant = await scoping.financing_applicants(principal).first()
+    if applicant is None:
         raise Forbidden("Only the merchant's owner applies for financing")
+    merchant_id = applicant.id
     require_positive(amount_fen)
     if not 1 <= term_months <= MAX_TERM_MONTHS:
         raise BadInput(f"The term is 1 to {MAX_TERM_MONTHS} months")
     purpose = _text(purpose, "purpose", MAX_PURPOSE_LENGTH)
-    await _check_qualifies(await Merchant.get(id=merchant_id))
+    await _check_qualifies(applicant)
     async with in_transaction():
         # Checked again on the locked merchant (PostgreSQL; SQLite runs one transaction at a
         # time): two applications sent at once make one application.
@@ -104,7 +107,7 @@ async def apply(
             created_at=clock.now(),
         )
         await audit.record(
-            actor_id=owner.id,
+            actor_id=owner_id,
             action="FINANCING_APPLIED",
             subject_type="FinancingApplication",
             subject_id=application.id,

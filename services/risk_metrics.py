@@ -1,7 +1,7 @@
 """The figures the risk rules look at, each read with a few aggregate queries.
 
-services/risk.py holds the rules (pure functions over these figures) and decides
-when they run; this module only reads, never loading a merchant's history row by
+services/risk_rules.py holds the rules (pure functions over these figures) and
+services/risk.py decides when they run; this module only reads, never loading a merchant's history row by
 row. Amounts are fen, times UTC. A window counts what happened after its start
 and up to `now` included.
 """
