@@ -2,43 +2,25 @@
 in flight at every moment: first requests the limits refuse, then the most expensive ones they
 accept. Figures are printed, never asserted (issue 9, "Done when").
 
-By default it loads the demo into a scratch SQLite database (about two minutes; `--database`
-reuses a file a previous run or `anfu seed-demo` made) and starts uvicorn on it in production
-mode in a subprocess, so the bench's own work does not share the server's core. `--url` drives
-a running server instead: give it rate limits above what one address sends here (REQUESTS_PER_*).
+By default it serves the SQLite demo `make bench` keeps in .bench/ (loaded the first time,
+about two minutes; `--database` names another file) in production mode in a subprocess, so the
+bench's own work does not share the server's core. `--url` drives a running server instead:
+give it rate limits above what one address sends here (REQUESTS_PER_*).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import contextlib
 import json
-import os
-import secrets
-import socket
 import statistics
-import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
-NORMAL = """
-query Page($first: Int!) {
-  merchants(first: $first) {
-    totalCount
-    edges { node {
-      name creditRating { grade score } category { name }
-      stores(first: 10) { totalCount edges { node { name district } } }
-      cardProducts(first: 10) { edges { node { name price faceValue soldCount } } }
-    } }
-  }
-}
-"""
-FIRST_MERCHANT = "{ merchants(first: 1) { edges { node { id } } } }"
+from bench.queries import FIRST_MERCHANT, HOME
+from bench.servers import anfu_server, sqlite_demo
 
 
 def _cyclic(levels: int) -> str:
@@ -74,7 +56,7 @@ def refused_requests(merchant_id: str) -> list[Request]:
         graphql("100 KiB of category aliases", _aliases(6_000, "categories { code }")[:100_000]),
         graphql("__typename 1,000 times", "{ " + "__typename " * 1000 + "}"),
         graphql("60 directives", "{ __typename " + "@include(if: true) " * 60 + "}"),
-        graphql("cost over 5,000", NORMAL, {"first": 100}),
+        graphql("cost over 5,000", HOME, {"first": 100}),
         Request("JSON nested 10,000 deep", b"[" * 10_000 + b"]" * 10_000),
     ]
 
@@ -91,7 +73,7 @@ def expensive_requests() -> list[Request]:
             "15 aliased pages of 100",
             _aliases(15, "merchants(first: 100) { edges { node { name } } }"),
         ),
-        graphql("standard page, first: 50", NORMAL, {"first": 50}),
+        graphql("standard page, first: 50", HOME, {"first": 50}),
     ]
 
 
@@ -120,7 +102,7 @@ async def send(http: httpx.AsyncClient, url: str, request: Request) -> httpx.Res
 async def normal_latency(http: httpx.AsyncClient, url: str, stop: asyncio.Event) -> Timings:
     """One client asking for the normal page again and again until told to stop."""
     timings = Timings()
-    request = graphql("normal", NORMAL, {"first": 20})
+    request = graphql("normal", HOME, {"first": 20})
     while not stop.is_set():
         started = time.perf_counter()
         response = await send(http, url, request)
@@ -218,73 +200,17 @@ async def run(url: str, seconds: float) -> None:
                 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _demo_database() -> str:
-    from tortoise import Tortoise
-    from tortoise.migrations.api import migrate
-
-    from cli.demo import load_demo
-    from settings import tortoise_config
-
-    url = f"sqlite://{Path(tempfile.mkdtemp()) / 'abuse.sqlite3'}"
-    await migrate(config=tortoise_config(url))
-    await Tortoise.close_connections()
-    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
-    started = time.perf_counter()
-    try:
-        print(await load_demo())
-    finally:
-        await Tortoise.close_connections()
-    print(f"demo data ready in {time.perf_counter() - started:.0f} s ({url})")
-    return url
-
-
-@contextlib.asynccontextmanager
-async def server(database_url: str) -> AsyncIterator[str]:
-    """uvicorn in production mode on the database, its rate limits above this bench's rate."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ANFU_ENV": "production",
-        "ANFU_JWT_SECRET": secrets.token_urlsafe(48),
-        "REQUESTS_PER_ADDRESS": "100000000",
-        "REQUESTS_PER_USER": "100000000",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "server:create_app",
-        "--factory",
-        "--port",
-        str(port),
-    ]
-    process = await asyncio.create_subprocess_exec(
-        *command, "--no-access-log", "--log-level", "warning", env=env
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench abuse", description=__doc__.splitlines()[0]
     )
-    try:
-        async with httpx.AsyncClient(timeout=1) as http:
-            for _ in range(300):
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/graphql"
-    finally:
-        process.terminate()
-        await process.wait()
-
-
-async def main(url: str | None, seconds: float, database: str | None) -> None:
-    if url:
-        await run(url, seconds)
+    parser.add_argument("--url", help="a running server's /graphql; default: start one")
+    parser.add_argument("--database", help="a SQLite file with the demo; default: .bench/'s")
+    parser.add_argument("--seconds", type=float, default=10, help="per phase")
+    args = parser.parse_args(argv)
+    if args.url:
+        asyncio.run(run(args.url, args.seconds))
         return
-    database_url = f"sqlite://{database}" if database else await _demo_database()
-    async with server(database_url) as served:
-        await run(served, seconds)
+    database_url = f"sqlite://{args.database}" if args.database else sqlite_demo()
+    with anfu_server(database_url, 1) as served:
+        asyncio.run(run(f"{served.base}/graphql", args.seconds))

@@ -12,26 +12,9 @@ import uuid
 
 import httpx
 
+from bench.queries import BUY, CHAIN, CODE, REDEEM, REGISTER
+
 CLIENTS = 16
-CHAIN = """
-{ merchants(filter: {search: "淮安洁净洗衣连锁"}, first: 1) { edges { node {
-  stores(first: 1) { edges { node { id } } }
-  cardProducts(status: ACTIVE, first: 1) { edges { node { id } } } } } } }
-"""
-BUY = """
-mutation Buy($product: ID!, $key: String!) {
-  purchaseCard(productId: $product, idempotencyKey: $key) { card { id } }
-}
-"""
-REGISTER = """
-mutation Register($input: RegisterConsumerInput!) { registerConsumer(input: $input) { accessToken } }
-"""
-CODE = "mutation Code($card: ID!) { issueRedemptionCode(cardId: $card) { code } }"
-REDEEM = """
-mutation Redeem($code: String!, $store: ID!, $key: String!) {
-  redeem(code: $code, storeId: $store, amount: "0.01", idempotencyKey: $key) { card { id } }
-}
-"""
 
 
 async def _call(

@@ -26,27 +26,10 @@ from typing import Any
 import httpx
 
 from bench import redemptions, wrk
+from bench.queries import HOME, LOGIN, STATS
 from bench.servers import ANFU, ROOT, Server, anfu_server, floor_server, postgres_demo, sqlite_demo
 
 CLIENTS = ROOT / "clients"
-HOME = """
-query Home($first: Int!) {
-  merchants(first: $first) {
-    totalCount
-    edges { node {
-      name creditRating { grade score } category { name }
-      stores(first: 10) { totalCount edges { node { name district } } }
-      cardProducts(first: 10) { edges { node { name price faceValue soldCount } } }
-    } }
-  }
-}
-"""
-STATS = """
-{ supervisionStats { merchantsByStatus { status count } activeCards escrowHeld
-  outstandingLiability salesTotal redemptionsTotal refundsTotal openComplaints openAlerts
-  daily { date sales redemptions refunds } } }
-"""
-LOGIN = "mutation L($p: String!, $w: String!) { login(phone: $p, password: $w) { accessToken } }"
 DEMO_PASSWORD = "anfu-demo-1"
 PHONES = {"consumer": "13800000001", "merchant": "13900000001", "regulator": "13700000001"}
 
