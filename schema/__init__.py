@@ -24,6 +24,7 @@ from schema.persisted import PersistedQueries
 from schema.root import Mutation, Query, Subscription
 from schema.scalars import SCALARS
 from schema.text import TextInput
+from schema.validated import ValidatedDocuments
 
 
 class AnfuSchema(strawberry.Schema):
@@ -74,6 +75,8 @@ def extensions(production: bool, limits: Limits) -> list[Callable[[], SchemaExte
         *(introspection if production else []),
         # The limits before the rest of validation: a refused document is not validated.
         lambda: OperationLimits(limits, lane),
+        # After the limits, before validation: a document once found valid is not validated again.
+        ValidatedDocuments,
         *(validation if production else []),
         ErrorCodes,
         # After ErrorCodes: a refused token is answered before the text is looked at.
