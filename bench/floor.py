@@ -1,22 +1,30 @@
-"""The floor: what the home page costs when written by hand, to measure Anfu against.
+"""The floor: what the home page and the wallet cost when written by hand, to measure Anfu
+against.
 
-A Starlette app (in bench/ only) that answers `POST /home` with exactly the JSON the API gives
-an anonymous caller for bench.scenarios.HOME (twenty ACTIVE merchants with their rating,
-category, first ten stores and first ten products on sale, and the total), from the same
-database, in three hand-written SQL statements on one connection. No GraphQL, no ORM.
+A Starlette app (in bench/ only) answering, from the same database, with exactly the JSON the
+API gives, in hand-written SQL on one connection (no GraphQL, no ORM):
 
-    python -m uvicorn bench.floor:app --port 8100   # DATABASE_URL as for the server
+- `POST /home`: an anonymous caller's bench.queries.HOME (twenty ACTIVE merchants with their
+  rating, category, first ten stores and first ten products on sale, and the total): three
+  statements.
+- `POST /wallet`: the consumer mini-program's wallet.graphql for the bearer of the token
+  (verified with ANFU_JWT_SECRET, as the server does): one statement.
+
+    python -m uvicorn bench.floor:app --port 8100   # DATABASE_URL, ANFU_JWT_SECRET as the server
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,6 +52,28 @@ SELECT p.merchant_id, p.name, p.price_fen, p.face_value_fen,
 FROM card_products p WHERE p.merchant_id IN ({ids}) AND p.status = 'ACTIVE'
 ORDER BY p.merchant_id, p.id
 """
+
+
+WALLET = """
+SELECT c.id, c.card_number, c.balance_fen, c.cash_value_fen, c.status, c.issued_at,
+       c.expires_at, c.cooling_off_ends_at, m.id, m.name, p.id, p.name, p.face_value_fen
+FROM cards c JOIN merchants m ON m.id = c.merchant_id JOIN card_products p ON p.id = c.product_id
+WHERE c.owner_id = {owner} ORDER BY c.issued_at DESC, c.id DESC
+"""
+
+
+def global_id(type_name: str, key: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
+
+
+def offset_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def moment(value: datetime | str) -> datetime:
+    """A timestamp as the driver gives it (asyncpg: datetime; SQLite: ISO text), in UTC."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return parsed.astimezone(UTC)
 
 
 def money(fen: int) -> str:
@@ -133,6 +163,64 @@ async def home_page(db: Database) -> dict[str, Any]:
     return {"data": {"merchants": {"totalCount": total, "edges": edges}}}
 
 
+async def wallet(db: Database, owner: int) -> dict[str, Any]:
+    rows = await db.rows(WALLET.format(owner=int(owner)))
+    now = datetime.now(UTC)
+    cards = []
+    for (
+        key,
+        number,
+        balance,
+        cash,
+        status,
+        issued,
+        expires,
+        cooling,
+        mid,
+        mname,
+        pid,
+        pname,
+        face,
+    ) in rows:
+        ends = moment(expires)
+        shown = "EXPIRED" if status == "ACTIVE" and ends <= now else status
+        cards.append(
+            {
+                "id": global_id("Card", key),
+                "cardNumber": number,
+                "balance": money(balance),
+                "cashValue": money(cash),
+                "status": shown,
+                "issuedAt": moment(issued).isoformat(),
+                "expiresAt": ends.isoformat(),
+                "coolingOffEndsAt": moment(cooling).isoformat(),
+                "merchant": {"id": global_id("Merchant", mid), "name": mname},
+                "product": {
+                    "id": global_id("CardProduct", pid),
+                    "name": pname,
+                    "faceValue": money(face),
+                },
+            }
+        )
+    page = cards[:PAGE]
+    return {
+        "data": {
+            "wallet": {
+                "totalBalance": money(sum(row[2] for row in rows)),
+                "totalCashValue": money(sum(row[3] for row in rows)),
+                "cards": {
+                    "totalCount": len(cards),
+                    "pageInfo": {
+                        "hasNextPage": len(cards) > PAGE,
+                        "endCursor": offset_cursor(len(page) - 1) if page else None,
+                    },
+                    "edges": [{"node": card} for card in page],
+                },
+            }
+        }
+    }
+
+
 def _open(url: str) -> Any:
     return Postgres.open(url) if url.startswith("postgres") else Sqlite.open(url)
 
@@ -146,10 +234,25 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await app.state.db.close()
 
 
-async def home(request: Request) -> Response:
-    page = await home_page(request.app.state.db)
-    body = json.dumps(page, ensure_ascii=False, separators=(",", ":"))
+def _json(answer: dict[str, Any]) -> Response:
+    body = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
     return Response(body, media_type="application/json")
+
+
+async def home(request: Request) -> Response:
+    return _json(await home_page(request.app.state.db))
+
+
+async def wallet_page(request: Request) -> Response:
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    claims = jwt.decode(
+        token,
+        os.environ["ANFU_JWT_SECRET"],
+        algorithms=["HS256"],
+        audience="anfu-api",
+        options={"verify_iss": False},
+    )
+    return _json(await wallet(request.app.state.db, int(claims["sub"])))
 
 
 async def healthz(_request: Request) -> Response:
@@ -157,6 +260,10 @@ async def healthz(_request: Request) -> Response:
 
 
 app = Starlette(
-    routes=[Route("/home", home, methods=["POST"]), Route("/healthz", healthz)],
+    routes=[
+        Route("/home", home, methods=["POST"]),
+        Route("/wallet", wallet_page, methods=["POST"]),
+        Route("/healthz", healthz),
+    ],
     lifespan=lifespan,
 )

@@ -134,13 +134,13 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def anfu_server(database_url: str, workers: int) -> Iterator[Server]:
+def anfu_server(database_url: str, workers: int, secret: str | None = None) -> Iterator[Server]:
     port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "ANFU_ENV": "production",
-        "ANFU_JWT_SECRET": secrets.token_urlsafe(48),
+        "ANFU_JWT_SECRET": secret or secrets.token_urlsafe(48),
         "ANFU_LOG_LEVEL": "WARNING",  # no access log line per request
         "REQUESTS_PER_ADDRESS": "1000000000",
         "REQUESTS_PER_USER": "1000000000",
@@ -159,13 +159,13 @@ def anfu_server(database_url: str, workers: int) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def floor_server(database_url: str) -> Iterator[Server]:
+def floor_server(database_url: str, secret: str) -> Iterator[Server]:
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", "bench.floor:app", "--port", str(port),
         "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": database_url, "ANFU_JWT_SECRET": secret}
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     try:
         base = f"http://127.0.0.1:{port}"

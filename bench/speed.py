@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import statistics
 import subprocess
 from collections.abc import Iterator
@@ -51,7 +52,7 @@ SCENARIOS = [
     Scenario("home page (anonymous)", HOME, {"first": 20}, None, "/home"),
     Scenario(
         "wallet (consumer)", (CLIENTS / "consumer-miniprogram/wallet.graphql").read_text(), {},
-        "consumer",
+        "consumer", "/wallet",
     ),
     Scenario(
         "sales page (merchant)", (CLIENTS / "merchant-miniprogram/sales.graphql").read_text(), {},
@@ -72,7 +73,7 @@ def tokens(base: str) -> dict[str, str]:
 
 
 def check(anfu: Server, floor: Server, keys: dict[str, str]) -> None:
-    """Every scenario answers without errors, and the home page as the floor does, to the byte."""
+    """Every scenario answers without errors, and as its floor does, to the byte."""
     for scenario in SCENARIOS:
         headers = {"Content-Type": "application/json"}
         if scenario.role:
@@ -83,7 +84,9 @@ def check(anfu: Server, floor: Server, keys: dict[str, str]) -> None:
         if answer.status_code != 200 or "errors" in answer.json():
             raise SystemExit(f"{scenario.name}: {answer.status_code} {answer.text[:300]}")
         if scenario.floor_path:
-            by_hand = httpx.post(f"{floor.base}{scenario.floor_path}", content=scenario.body)
+            by_hand = httpx.post(
+                f"{floor.base}{scenario.floor_path}", content=scenario.body, headers=headers
+            )
             if by_hand.content != answer.content:
                 raise SystemExit(f"{scenario.name}: the floor's answer differs from the API's")
 
@@ -156,27 +159,27 @@ def measure(database: str, url: str, rounds: int, seconds: float) -> None:
     print(f"\n== {database}: {url}", flush=True)
     sql = sql_per_request(url)
     results: dict[tuple[str, str], Row] = {}
+    secret = secrets.token_urlsafe(48)  # one for all: a token from one server works on each
     with ExitStack() as stack:
         servers = [
-            stack.enter_context(anfu_server(url, 1)),
-            stack.enter_context(anfu_server(url, 2)),
+            stack.enter_context(anfu_server(url, 1, secret)),
+            stack.enter_context(anfu_server(url, 2, secret)),
         ]
-        floor = stack.enter_context(floor_server(url))
-        # Each server signs with its own secret: log in on each.
-        per_server = {server.name: tokens(server.base) for server in servers}
-        check(servers[0], floor, per_server[servers[0].name])
+        floor = stack.enter_context(floor_server(url, secret))
+        keys = tokens(servers[0].base)
+        check(servers[0], floor, keys)
         for _round in range(rounds):
             for scenario in SCENARIOS:
+                token = keys[scenario.role] if scenario.role else None
                 for server in servers:
-                    token = per_server[server.name].get(scenario.role or "", None)
                     run = wrk.run(server, "/graphql", scenario.body, token, seconds)
                     results.setdefault((scenario.name, server.name), Row([])).runs.append(run)
                 if scenario.floor_path:
-                    run = wrk.run(floor, scenario.floor_path, scenario.body, None, seconds)
+                    run = wrk.run(floor, scenario.floor_path, scenario.body, token, seconds)
                     results.setdefault((scenario.name, "floor"), Row([])).runs.append(run)
         print_table(results, sql)
         for server in servers:
-            print(redemptions.report(server.base, per_server[server.name], seconds), flush=True)
+            print(redemptions.report(server.base, keys, seconds), flush=True)
     verify = subprocess.run(
         [str(ANFU), "ledger", "verify"],
         env={**os.environ, "DATABASE_URL": url},
