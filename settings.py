@@ -244,8 +244,14 @@ def orm_url(url: str, pool_min: int = 2, pool_max: int = 20) -> str:
 
 
 def tortoise_config(db_url: str) -> dict[str, Any]:
+    connection: str | dict[str, Any] = db_url
+    if urlsplit(db_url).scheme == "sqlite":
+        # Write transactions that wait for the write lock (core/sqlite.py).
+        from tortoise.backends.base.config_generator import expand_db_url
+
+        connection = {**expand_db_url(db_url), "engine": "core.sqlite"}
     return {
-        "connections": {"default": db_url},
+        "connections": {"default": connection},
         "apps": {
             "anfu": {
                 "models": ["models"],
