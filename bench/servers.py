@@ -97,10 +97,10 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User and system time of the server and every process under it, so far."""
-        return sum(_cpu_ticks(pid) for pid in _tree(self.process.pid)) / CLOCK_TICKS
+        return sum(_cpu_ticks(pid) for pid in tree(self.process.pid)) / CLOCK_TICKS
 
 
-def _tree(root: int) -> list[int]:
+def tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from bench import memory as bench_memory
 from bench import redemptions, wrk
 from bench.queries import HOME, LOGIN, STATS
 from bench.servers import ANFU, ROOT, Server, anfu_server, floor_server, postgres_demo, sqlite_demo
@@ -155,7 +156,7 @@ class Row:
         return statistics.median(getattr(run, field) for run in self.runs)
 
 
-def measure(database: str, url: str, rounds: int, seconds: float) -> None:
+def measure(database: str, url: str, rounds: int, seconds: float, memory: bool = False) -> None:
     print(f"\n== {database}: {url}", flush=True)
     sql = sql_per_request(url)
     results: dict[tuple[str, str], Row] = {}
@@ -180,6 +181,8 @@ def measure(database: str, url: str, rounds: int, seconds: float) -> None:
         print_table(results, sql)
         for server in servers:
             print(redemptions.report(server.base, keys, seconds), flush=True)
+        if memory:
+            print(bench_memory.report(servers[0], keys["consumer"]), flush=True)
     verify = subprocess.run(
         [str(ANFU), "ledger", "verify"],
         env={**os.environ, "DATABASE_URL": url},
@@ -230,11 +233,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--database", choices=("sqlite", "postgres"))
+    parser.add_argument(
+        "--memory", action="store_true", help="also 100,000 requests, resident size at 10k and 100k"
+    )
     args = parser.parse_args(argv)
     if not wrk.available():
         raise SystemExit("wrk is needed: apt-get install wrk")
     for name, url in databases(args.database):
-        measure(name, url, args.rounds, args.seconds)
+        measure(name, url, args.rounds, args.seconds, args.memory)
 
 
 if __name__ == "__main__":
