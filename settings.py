@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # A token's user and session are looked up in the database at most this often per process;
     # revocations reach every process at once through the shared cache.
     session_recheck_seconds: float = Field(default=60, ge=0)
+    # The public-read cache (core/public_cache.py): what anonymous callers read, at most this
+    # many entries per process, each kept at most this long (writes invalidate at once; this
+    # only bounds garbage). 0 entries turns it off.
+    public_cache_entries: int = Field(default=10_000, ge=0)
+    public_cache_seconds: float = Field(default=60, gt=0)
     # Live subscriptions: WebSocket connections one user may hold open per server process,
     # subscriptions per connection, and events waiting for one subscriber before the oldest
     # is dropped.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +42,10 @@ def serve(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if workers > 1 and settings.cache_url.startswith("memory"):
+        # Each worker would keep its own versions: one worker's writes would not reach the
+        # others' public-read caches (core/public_cache.py).
+        os.environ["PUBLIC_CACHE_ENTRIES"] = "0"
     uvicorn.run(
         "server:create_app",
         factory=True,

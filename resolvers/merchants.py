@@ -9,6 +9,7 @@ from __future__ import annotations
 from tortoise.expressions import Q, Subquery
 
 from auth import scoping
+from core import public_cache
 from core.principal import Principal
 from models import CardProduct, Category, Merchant, Store, User
 from models.enums import CardProductStatus, MerchantStatus
@@ -22,10 +23,49 @@ GRADES_BEST_FIRST = [Grade.A, Grade.B, Grade.C, Grade.D]
 
 
 async def categories() -> list[Category]:
+    # The same for every caller: cached for all.
+    return await public_cache.public_cache().get(
+        "categories", (), public_cache.CATEGORIES, _categories
+    )
+
+
+async def _categories() -> list[Category]:
     return await Category.all().order_by("position", "code")
 
 
 async def merchants(
+    principal: Principal,
+    *,
+    category_code: str | None,
+    status: MerchantStatus | None,
+    search: str | None,
+    district: str | None,
+    min_grade: Grade | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Merchant]:
+    async def load() -> Page[Merchant]:
+        return await _merchants(
+            principal,
+            category_code=category_code,
+            status=status,
+            search=search,
+            district=district,
+            min_grade=min_grade,
+            first=first,
+            after=after,
+        )
+
+    # Searches are left out: their terms are endless and each is rarely asked twice.
+    if public_cache.is_public(principal) and not (search and search.strip()):
+        args = (category_code, status, district, min_grade, first, after)
+        return await public_cache.public_cache().get(
+            "merchants-page", args, public_cache.MERCHANTS, load
+        )
+    return await load()
+
+
+async def _merchants(
     principal: Principal,
     *,
     category_code: str | None,
@@ -59,7 +99,14 @@ async def merchants(
 
 
 async def merchant(principal: Principal, merchant_id: int) -> Merchant | None:
-    return await scoping.readable_merchants(principal).get_or_none(id=merchant_id)
+    async def load() -> Merchant | None:
+        return await scoping.readable_merchants(principal).get_or_none(id=merchant_id)
+
+    if public_cache.is_public(principal):
+        return await public_cache.public_cache().get(
+            "merchant", merchant_id, public_cache.MERCHANTS, load
+        )
+    return await load()
 
 
 async def add_store(principal: Principal, draft: StoreDraft) -> Store:

@@ -11,6 +11,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from core.errors import DomainError
 from core.principal import ANONYMOUS, Principal
+from core.public_cache import is_public
 from schema.loaders import Loaders
 from services.persisted import PersistedPolicy
 
@@ -31,7 +32,7 @@ class Context:
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders()
+        return Loaders(public=is_public(self.principal))
 
     def reset_loaders(self) -> None:
         """Forget cached rows (a subscription does so before each event)."""

@@ -3,12 +3,17 @@
 Built fresh for each request (they cache rows, which must not outlive the
 caller's permissions). They follow relations from objects the caller could
 already read; root lookups go through auth/scoping.py.
+
+Categories and the public side of merchants (stores, card products, their stores, sold counts)
+are the same for every caller; an anonymous request's loaders read them through the public-read
+cache (core/public_cache.py), other callers' from the database. Categories and merchantCount
+are read through it by everyone.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -16,6 +21,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.functions import Count, Sum
 from tortoise.models import Model
 
+from core import public_cache
 from models import (
     Card,
     CardProduct,
@@ -42,44 +48,86 @@ K = TypeVar("K", bound=Hashable)
 SEVERITY_RANK = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
 
 
-def _by_key(model: type[M], field: str = "id") -> DataLoader[Any, M | None]:
+Load = Callable[[Sequence[Any]], Awaitable[list[Any]]]
+
+
+def _public(name: str, family_of: Callable[[Any], str], load: Load) -> Load:
+    """`load` through the public-read cache: each key's value lives while its family holds."""
+
+    async def through_cache(keys: Sequence[Any]) -> list[Any]:
+        return await public_cache.public_cache().get_many(name, list(keys), family_of, load)
+
+    return through_cache
+
+
+def _by_key(
+    model: type[M], field: str = "id", public: Callable[[Load], Load] | None = None
+) -> DataLoader[Any, M | None]:
     async def load(keys: Sequence[Any]) -> list[M | None]:
         rows = await model.filter(**{f"{field}__in": list(set(keys))})
         found = {getattr(row, field): row for row in rows}
         return [found.get(key) for key in keys]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=public(load) if public else load)
 
 
 def _grouped(
-    model: type[M], parent_field: str, order_by: Sequence[str], prime: DataLoader | None = None
+    model: type[M],
+    parent_field: str,
+    order_by: Sequence[str],
+    prime: DataLoader | None = None,
+    public: Callable[[Load], Load] | None = None,
 ) -> DataLoader[int, list[M]]:
     """All children of each parent, in order (pages are sliced from them)."""
 
-    async def load(parent_ids: Sequence[int]) -> list[list[M]]:
+    async def fetch(parent_ids: Sequence[int]) -> list[list[M]]:
         rows = await model.filter(**{f"{parent_field}__in": list(set(parent_ids))}).order_by(
             *order_by
         )
         groups: dict[int, list[M]] = defaultdict(list)
         for row in rows:
             groups[getattr(row, parent_field)].append(row)
-            if prime is not None:
-                prime.prime(row.pk, row)
         return [groups.get(parent_id, []) for parent_id in parent_ids]
+
+    through = public(fetch) if public else fetch
+
+    async def load(parent_ids: Sequence[int]) -> list[list[M]]:
+        groups = await through(parent_ids)
+        if prime is not None:
+            for row in (row for group in groups for row in group):
+                prime.prime(row.pk, row)
+        return groups
 
     return DataLoader(load_fn=load)
 
 
-def _aggregate(fetch: Callable[[list[Any]], Any], default: Any = 0) -> DataLoader[Any, Any]:
+def _aggregate(
+    fetch: Callable[[list[Any]], Any],
+    default: Any = 0,
+    public: Callable[[Load], Load] | None = None,
+) -> DataLoader[Any, Any]:
     async def load(keys: Sequence[Any]) -> list[Any]:
         found = dict(await fetch(list(set(keys))))
         return [found.get(key, default) for key in keys]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=public(load) if public else load)
 
 
 class Loaders:
-    """The DataLoaders of one request, each built on first use."""
+    """The DataLoaders of one request, each built on first use; `public` for an anonymous one."""
+
+    def __init__(self, *, public: bool = False) -> None:
+        self.public = public
+
+    def _per_merchant(self, name: str) -> Callable[[Load], Load] | None:
+        if not self.public:
+            return None
+        return lambda load: _public(name, public_cache.merchant_family, load)
+
+    def _per_product(self, name: str) -> Callable[[Load], Load] | None:
+        if not self.public:
+            return None
+        return lambda load: _public(name, public_cache.product_family, load)
 
     @cached_property
     def user(self) -> DataLoader[int, User | None]:
@@ -91,7 +139,11 @@ class Loaders:
 
     @cached_property
     def category(self) -> DataLoader[str, Category | None]:
-        return _by_key(Category, "code")
+        return _by_key(
+            Category,
+            "code",
+            lambda load: _public("category", lambda _code: public_cache.CATEGORIES, load),
+        )
 
     @cached_property
     def store(self) -> DataLoader[int, Store | None]:
@@ -115,11 +167,19 @@ class Loaders:
 
     @cached_property
     def stores_by_merchant(self) -> DataLoader[int, list[Store]]:
-        return _grouped(Store, "merchant_id", ("id",), prime=self.store)
+        return _grouped(
+            Store, "merchant_id", ("id",), self.store, self._per_merchant("stores-by-merchant")
+        )
 
     @cached_property
     def card_products_by_merchant(self) -> DataLoader[int, list[CardProduct]]:
-        return _grouped(CardProduct, "merchant_id", ("id",), prime=self.card_product)
+        return _grouped(
+            CardProduct,
+            "merchant_id",
+            ("id",),
+            self.card_product,
+            self._per_merchant("card-products-by-merchant"),
+        )
 
     @cached_property
     def store_ids_by_card_product(self) -> DataLoader[int, list[int]]:
@@ -134,7 +194,8 @@ class Loaders:
                 groups[product_id].append(store_id)
             return [groups.get(product_id, []) for product_id in product_ids]
 
-        return DataLoader(load_fn=load)
+        public = self._per_product("store-ids-by-card-product")
+        return DataLoader(load_fn=public(load) if public else load)
 
     @cached_property
     def sold_count_by_card_product(self) -> DataLoader[int, int]:
@@ -146,7 +207,7 @@ class Loaders:
                 .values_list("product_id", "sold")
             )
 
-        return _aggregate(fetch)
+        return _aggregate(fetch, 0, self._per_product("sold-count-by-card-product"))
 
     @cached_property
     def transactions_by_card(self) -> DataLoader[int, list[Transfer]]:
@@ -193,7 +254,10 @@ class Loaders:
                 .values_list("category_id", "count")
             )
 
-        return _aggregate(fetch)
+        def by_category(load: Load) -> Load:
+            return _public("merchant-count", lambda _code: public_cache.CATEGORIES, load)
+
+        return _aggregate(fetch, 0, by_category)
 
     @cached_property
     def risk_level_by_merchant(self) -> DataLoader[int, RiskLevel]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
-from core import clock
+from core import clock, public_cache
 from core.errors import BadInput
 from models import Announcement
 from models.enums import AnnouncementKind
@@ -38,4 +38,5 @@ async def publish(
             subject_id=announcement.id,
             details={"kind": kind.value, "title": title, "pinned": pinned},
         )
+    await public_cache.changed(public_cache.ANNOUNCEMENTS)
     return announcement

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from auth import scoping
-from core import clock
+from core import clock, public_cache
 from core.errors import DomainError, ErrorCode, InvalidState, NotFound
 from core.principal import Principal
 from models import Card, CardProduct, IdempotencyRecord, Merchant, User
@@ -212,14 +212,18 @@ async def purchase(*, principal: Principal, product_id: int, idempotency_key: st
             created_at=now,
         )
 
-    return await _paid(
-        user_id,
-        idempotency_key,
-        price,
-        lambda: record_once(
-            user_id, idempotency_key, "purchaseCard", {"product": product_id}, issue
-        ),
-    )
+    try:
+        return await _paid(
+            user_id,
+            idempotency_key,
+            price,
+            lambda: record_once(
+                user_id, idempotency_key, "purchaseCard", {"product": product_id}, issue
+            ),
+        )
+    finally:
+        # soldCount moved, unless the purchase failed (then this costs a few cache misses).
+        await public_cache.changed(public_cache.product_family(product.id))
 
 
 async def top_up(

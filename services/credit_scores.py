@@ -23,7 +23,7 @@ from datetime import datetime
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from core import clock
+from core import clock, public_cache
 from models import CreditFactor, CreditScore, Merchant
 from models.enums import CreditGrade, MerchantStatus
 from services import background, credit, credit_features, escrow
@@ -53,6 +53,7 @@ async def recompute(merchant_id: int, *, now: datetime | None = None) -> CreditS
         if locked is None:
             return None
         stored = await _store(merchant_id, result, now)
+        rating_moved = (locked.credit_score, locked.credit_grade) != (result.score, result.grade)
         await Merchant.filter(id=merchant_id).update(
             credit_score=result.score, credit_grade=result.grade
         )
@@ -64,6 +65,10 @@ async def recompute(merchant_id: int, *, now: datetime | None = None) -> CreditS
                 result.score,
                 moved,
             )
+    if rating_moved:
+        # The public rating (and what minGrade filters) changed; an unchanged one keeps the
+        # anonymous pages, which every sale's recompute would otherwise empty.
+        await public_cache.changed(public_cache.MERCHANTS)
     return stored
 
 

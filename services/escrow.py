@@ -15,7 +15,7 @@ from __future__ import annotations
 from tortoise.transactions import in_transaction
 
 from auth import scoping
-from core import clock, text
+from core import clock, public_cache, text
 from core.errors import BadInput, InvalidState, NotFound
 from core.principal import Principal
 from models import Card, Merchant
@@ -61,6 +61,7 @@ async def set_custody_ratio(
             reason=reason,
             details={"from": previous_bp / FULL_CUSTODY_BP, "to": ratio_bp / FULL_CUSTODY_BP},
         )
+    await public_cache.changed(public_cache.MERCHANTS)
     risk.check_soon(merchant.id, RiskAlertKind.ESCROW_SHORTFALL)
     return await Merchant.get(id=merchant.id)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from tortoise.transactions import in_transaction
 
 from auth import scoping
-from core import clock, text
+from core import clock, public_cache, text
 from core.errors import BadInput, Forbidden, InvalidState, NotFound
 from core.principal import Principal
 from models import CardProduct, CardProductStore, Merchant, Store, User
@@ -51,6 +51,8 @@ async def _managed_merchant(principal: Principal) -> Merchant:
 async def add_store(principal: Principal, draft: StoreDraft) -> Store:
     merchant = await _managed_merchant(principal)
     [store] = await open_stores(merchant.id, [clean_store(draft)])
+    # The merchants page too: its search and district filters read stores.
+    await public_cache.changed(public_cache.MERCHANTS, public_cache.merchant_family(merchant.id))
     return store
 
 
@@ -64,6 +66,7 @@ async def close_store(principal: Principal, store_id: int) -> Store:
     )
     if closed != 1:
         raise InvalidState("The store is already closed")
+    await public_cache.changed(public_cache.merchant_family(merchant.id))
     risk.check_soon(merchant.id, RiskAlertKind.STORE_CLOSURES)
     return await Store.get(id=store.id)
 
@@ -137,6 +140,7 @@ async def create_card_product(principal: Principal, draft: ProductDraft) -> Card
         await CardProductStore.bulk_create(
             [CardProductStore(product_id=product.id, store_id=store_id) for store_id in store_ids]
         )
+    await public_cache.changed(public_cache.merchant_family(merchant.id))
     return product
 
 
@@ -151,7 +155,7 @@ ALLOWED_PRODUCT_CHANGES = {
 async def set_card_product_status(
     principal: Principal, product_id: int, status: CardProductStatus
 ) -> CardProduct:
-    await _managed_merchant(principal)
+    merchant = await _managed_merchant(principal)
     product = await scoping.writable_card_products(principal).get_or_none(id=product_id)
     if product is None:
         raise NotFound("No such card product")
@@ -160,4 +164,5 @@ async def set_card_product_status(
     changed = await CardProduct.filter(id=product.id, status=product.status).update(status=status)
     if changed != 1:
         raise InvalidState("The product changed meanwhile; try again")
+    await public_cache.changed(public_cache.merchant_family(merchant.id))
     return await CardProduct.get(id=product.id)

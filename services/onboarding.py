@@ -22,7 +22,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from auth import scoping
-from core import clock, text
+from core import clock, public_cache, text
 from core.errors import BadInput, InvalidState, NotFound
 from core.principal import Principal
 from models import Category, Merchant, RegistryRecord, User
@@ -216,6 +216,7 @@ async def _create_application(
                 owner, role=Role.MERCHANT, merchant_id=merchant.id, is_merchant_owner=True
             )
             session = await accounts.start_session(user)
+    await public_cache.changed(public_cache.MERCHANTS, public_cache.merchant_family(merchant.id))
     return Registration(merchant=merchant, session=session)
 
 
@@ -266,4 +267,5 @@ async def review_merchant(
         if approve:
             # In the approval's transaction: an approved merchant has a score at once.
             await credit_scores.recompute(merchant.id)
+    await public_cache.changed(public_cache.CATEGORIES, public_cache.MERCHANTS)
     return await Merchant.get(id=merchant.id)

@@ -14,7 +14,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from auth import scoping
-from core import clock, text
+from core import clock, public_cache, text
 from core.errors import InvalidState, NotFound
 from core.principal import Principal
 from models import Card, CardProduct, Merchant, RefundRequest, Store
@@ -77,6 +77,7 @@ async def _change_status(
             reason=reason,
             details={"from": merchant.status.value, "to": to.value},
         )
+    await public_cache.changed(public_cache.CATEGORIES, public_cache.MERCHANTS)
     return await Merchant.get(id=merchant.id)
 
 
@@ -148,6 +149,9 @@ async def close_merchant(*, principal: Principal, merchant_id: int, reason: str)
                 "shortfall": format_money(shortfall),
             },
         )
+    await public_cache.changed(
+        public_cache.CATEGORIES, public_cache.MERCHANTS, public_cache.merchant_family(merchant.id)
+    )
     for card, transfer in refunded:
         await events.card_transaction(transfer, owner_id=card.owner_id)
     credit_scores.schedule_recompute(merchant.id)

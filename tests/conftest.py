@@ -37,6 +37,11 @@ for _name in (
 ):
     os.environ.setdefault(_name, "1000000")
 
+# The public-read cache is off for the suite: its helpers write rows straight through the ORM,
+# past the services that invalidate it, and the SQL-count tests measure the database path.
+# tests/test_public_cache.py turns it on where it tests it.
+os.environ.setdefault("PUBLIC_CACHE_ENTRIES", "0")
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 BACKEND = "postgres" if TEST_DATABASE_URL else "sqlite"
