@@ -274,17 +274,19 @@ async def test_sigterm_lets_a_request_in_flight_finish_and_closes_websockets(dat
     assert "Cancel" not in log  # no request was cut off
 
 
-def test_several_workers_need_postgresql_and_redis(monkeypatch):
-    from settings import get_settings
-
-    monkeypatch.setenv("DATABASE_URL", "sqlite://./data/anfu.sqlite3")
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli_app, ["serve", "--workers", "2"])
-    finally:
-        get_settings.cache_clear()
+def test_several_workers_need_postgresql_and_redis(monkeypatch, settings):
+    on_sqlite = settings.model_copy(update={"database_url": "sqlite://./data/anfu.sqlite3"})
+    monkeypatch.setattr("cli.load_settings", lambda: on_sqlite)
+    result = CliRunner().invoke(cli_app, ["serve", "--workers", "2"])
     assert result.exit_code == 2
     assert "SQLite serves one process" in result.output
+    on_memory = settings.model_copy(
+        update={"database_url": "postgres://db/anfu", "cache_url": "memory://"}
+    )
+    monkeypatch.setattr("cli.load_settings", lambda: on_memory)
+    result = CliRunner().invoke(cli_app, ["serve", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "shared cache" in result.output
 
 
 @pytest.mark.skipif(
