@@ -1,8 +1,9 @@
-"""The Starlette application: /graphql over HTTP and WebSocket, health, readiness, metrics,
-and in development the assets GraphiQL loads (graphiql/).
+"""The Starlette application: /graphql over HTTP and WebSocket, health, readiness, metrics
+(transport/metrics.py), and in development the assets GraphiQL loads (graphiql/).
 
 The lifespan opens the database (Tortoise), the shared cache and the event bus
-and closes them on shutdown. Each GraphQL request gets a Context carrying the
+and closes them on shutdown, after uvicorn has let requests in flight finish (SIGTERM) and
+the maintenance loop has ended its round. Each GraphQL request gets a Context carrying the
 principal decoded once from its token; schema/ and resolvers/ do the rest.
 """
 
@@ -12,18 +13,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from graphql import GraphQLError
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -53,16 +51,12 @@ from schema.persisted import names_a_document, with_document_id
 from services import complaints, events, idempotency, limits, risk
 from services.persisted import policy_from_settings
 from settings import Settings, get_settings
-from transport import access_log
+from transport import access_log, metrics
 from transport.graphql_http import GraphQLOverHTTP
 from transport.middleware import BodyLimit
 from transport.responses import internal_error
 
 log = logging.getLogger("anfu.server")
-
-REQUESTS = Counter("anfu_http_requests_total", "HTTP requests", ["path", "status"])
-LATENCY = Histogram("anfu_http_request_seconds", "HTTP request latency", ["path"])
-MEASURED_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
 
 
 class TooManyConnections(Exception):
@@ -280,44 +274,16 @@ async def readyz(_request: Request) -> Response:
     )
 
 
-async def metrics(_request: Request) -> Response:
-    return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
-
-
-class MetricsMiddleware:
-    """Counts HTTP requests and their latency per path for /metrics."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        path = scope["path"] if scope["path"] in MEASURED_PATHS else "other"
-        status = 500
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            LATENCY.labels(path).observe(time.perf_counter() - started)
-            REQUESTS.labels(path, str(status)).inc()
-
-
-async def maintain_forever(interval_seconds: float) -> None:
+async def maintain_forever(interval_seconds: float, stop: asyncio.Event) -> None:
     """Now and then: escalate overdue complaints, forget idempotency keys past retention and run
     the risk rules over every merchant (services/risk.py `sweep`). Several servers doing it at
     once is harmless (each change is a conditional update; alerts of one merchant are recorded
-    one at a time)."""
+    one at a time). Returns once `stop` is set, after the round under way."""
     while True:
-        await asyncio.sleep(interval_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_seconds)
+        if stop.is_set():
+            return
         try:
             escalated = await complaints.sweep_unanswered()
             if escalated:
@@ -342,13 +308,23 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             await Tortoise.init(config=settings.tortoise_config(), _enable_global_fallback=True)
         if settings.cache_url.startswith(("redis://", "rediss://")):
             events.use_bus(events.RedisBus(settings.cache_url))
-        sweeper = asyncio.create_task(maintain_forever(settings.maintenance_seconds))
+        stop = asyncio.Event()
+        sweeper = asyncio.create_task(maintain_forever(settings.maintenance_seconds, stop))
+        sampler = (
+            asyncio.create_task(metrics.sample_pool_forever()) if metrics.MULTIPROCESS else None
+        )
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            stop.set()
+            # The round under way may finish (it writes in short transactions), within bounds.
+            await asyncio.wait({sweeper}, timeout=settings.shutdown_timeout_seconds)
+            for task in (sweeper, sampler):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            metrics.process_exits()
             await events.bus().close()
             await cache.close_cache()
             if manage_database:
@@ -363,7 +339,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         Route("/readyz", readyz),
     ]
     if settings.serves_metrics:
-        routes.append(Route("/metrics", metrics))
+        routes.append(Route("/metrics", metrics.metrics))
     if not settings.is_production:
         routes.append(graphiql.assets_route())
     app = Starlette(
@@ -371,7 +347,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     )
     # The last added is the outermost: CORS headers on every answer, even a refusal.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(metrics.MetricsMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -381,5 +357,6 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             max_age=600,
         )
     access_log.redact_query_strings()
+    metrics.count_sql_statements()
 
     return app

@@ -148,6 +148,13 @@ class Settings(BaseSettings):
     # Every store is in one of these, so statistics by district add up (a JSON list).
     districts: tuple[str, ...] = Field(default=HUAIAN_DISTRICTS, alias="ANFU_DISTRICTS")
     log_level: str = Field(default="INFO", alias="ANFU_LOG_LEVEL")
+    # `json`: one JSON object per line (transport/logs.py); `text` for a terminal. Unset: JSON
+    # in production, text in development.
+    log_format: Literal["json", "text"] | None = Field(default=None, alias="ANFU_LOG_FORMAT")
+    # `anfu serve`: server processes (more than one needs PostgreSQL and Redis), and how long
+    # requests in flight may take to finish after SIGTERM before they are cancelled.
+    workers: int = Field(default=1, ge=1, alias="ANFU_WORKERS")
+    shutdown_timeout_seconds: float = Field(default=30, gt=0)
 
     # Persisted operations (services/persisted.py). `open` runs any document; `allowlist` runs
     # only the trusted documents of the manifest, except for REGULATOR tokens.
@@ -223,6 +230,10 @@ class Settings(BaseSettings):
     @property
     def serves_metrics(self) -> bool:
         return self.metrics_enabled if self.metrics_enabled is not None else not self.is_production
+
+    @property
+    def log_json(self) -> bool:
+        return self.log_format == "json" if self.log_format is not None else self.is_production
 
     @property
     def jwt_secret(self) -> str:

@@ -147,6 +147,9 @@ def anfu_server(database_url: str, workers: int, secret: str | None = None) -> I
         "REDEMPTION_CODES_PER_USER": "1000000000",
         "REGISTRATIONS_PER_ADDRESS": "1000000000",
     }
+    if workers > 1:
+        # Several processes share their cache (anfu serve refuses the in-process one).
+        env["CACHE_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
     command = [str(ANFU), "serve", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:

@@ -4,8 +4,6 @@ complaints, credit, risk."""
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,32 +30,66 @@ app.add_typer(risk_app, name="risk")
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: HOST or 127.0.0.1")] = None,
     port: Annotated[int | None, typer.Option(help="Default: PORT or 8000")] = None,
-    workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Server processes (default: ANFU_WORKERS or 1). More than one helps only for "
+            "CPU-bound GraphQL on several cores, and needs PostgreSQL and Redis.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the API at /graphql (GraphiQL in development)."""
+    """Serve the API at /graphql (GraphiQL in development). On SIGTERM requests in flight
+    finish (up to SHUTDOWN_TIMEOUT_SECONDS) and WebSockets close with 1012 before it exits."""
     import uvicorn
 
+    from transport.logs import log_config
+
     settings = load_settings()
+    processes = workers or settings.workers
+    if processes > 1:
+        _refuse_shared_nothing(settings.cache_url)
+        _prepare_multiprocess_metrics()
     run_with_database(_nothing)  # refuse to start on a database that cannot be opened
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    if workers > 1 and settings.cache_url.startswith("memory"):
-        # Each worker would keep its own versions: one worker's writes would not reach the
-        # others' public-read caches (core/public_cache.py).
-        os.environ["PUBLIC_CACHE_ENTRIES"] = "0"
     uvicorn.run(
         "server:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers,
+        workers=processes,
+        log_config=log_config(settings),
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,  # type: ignore[arg-type]
         # A WebSocket message is bounded like a request body (MAX_BODY_BYTES).
         ws_max_size=settings.max_body_bytes,
         # The app reads X-Forwarded-For itself, from TRUSTED_PROXIES only (services/limits.py).
         proxy_headers=False,
     )
+
+
+def _refuse_shared_nothing(cache_url: str) -> None:
+    """Several processes must share their state: the in-process cache would keep a logout, a
+    rate limit or an APQ document in one process only. (SQLite is fine: its write transactions
+    take turns across processes, core/sqlite.py.)"""
+    if not cache_url.startswith(("redis://", "rediss://")):
+        typer.echo("error: several workers need a shared cache (CACHE_URL=redis://...)", err=True)
+        raise typer.Exit(2)
+
+
+def _prepare_multiprocess_metrics() -> None:
+    """prometheus_client's multiprocess mode: each worker writes its values under
+    PROMETHEUS_MULTIPROC_DIR and /metrics sums them. The directory starts empty each run."""
+    import os
+    import tempfile
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="anfu-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
 
 
 @app.command()

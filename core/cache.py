@@ -13,6 +13,8 @@ from aiocache import Cache, RedisCache
 from aiocache.base import BaseCache
 from aiocache.serializers import JsonSerializer
 
+from core.cache_reads import CountReads
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -32,9 +34,12 @@ def build_cache(url: str) -> BaseCache:
             password=parts.password,
             namespace=NAMESPACE,
             serializer=JsonSerializer(),
+            plugins=[CountReads()],
         )
     if parts.scheme in {"memory", ""}:
-        return Cache(Cache.MEMORY, namespace=NAMESPACE, serializer=JsonSerializer())
+        return Cache(
+            Cache.MEMORY, namespace=NAMESPACE, serializer=JsonSerializer(), plugins=[CountReads()]
+        )
     raise ValueError(f"CACHE_URL must be memory:// or redis://, not {parts.scheme}://")
 
 

@@ -29,6 +29,8 @@ class Context:
     response: Any = None
     # The server's persisted-operations policy (schema/persisted.py); None outside a server.
     persisted: PersistedPolicy | None = None
+    # The operation's name once its document is known (schema/errors.py), for logs and metrics.
+    operation_name: str | None = None
 
     @cached_property
     def loaders(self) -> Loaders:

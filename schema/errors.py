@@ -174,9 +174,11 @@ class ErrorCodes(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
+        context = self.execution_context.context
+        if hasattr(context, "operation_name"):
+            context.operation_name = self.execution_context.operation_name
         result = self.execution_context.result
         if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
-            context = self.execution_context.context
             result.errors = classify_all(result.errors, getattr(context, "request_id", None))
             _hint_retry_after(getattr(context, "response", None), result.errors)
 

@@ -10,12 +10,15 @@
   or a batch (400); a content type other than application/json (415); no query (400); a
   mutation over GET (405, Allow: POST); another method (405, Allow: GET, POST).
 - An operation still running after the time budget is stopped: QUERY_TOO_COMPLEX.
+- Each request is counted for /metrics (transport/metrics.py) and logged in one line
+  (transport/logs.py) with its operation name, role, duration and outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -33,6 +36,7 @@ from strawberry.types.graphql import OperationType
 from core.errors import ErrorCode
 from schema.context import Context
 from schema.limits import too_complex
+from transport import logs, metrics
 from transport.responses import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
@@ -90,18 +94,26 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        started = time.perf_counter()
         request = Request(scope=scope, receive=receive)
         accept = request.headers.get("accept")
         request.state.media_type = response_media_type(accept)
-        response: Response
+        response: Response | None = None
         try:
-            response = await self.run(request)
-        except TransportError as error:
-            response = error_response(error.status, error.message, accept, headers=error.headers)
-        except HTTPException as error:  # strawberry's own refusals
-            headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
-            response = error_response(error.status_code, error.reason, accept, headers=headers)
-        await response(scope, receive, send)
+            try:
+                response = await self.run(request)
+            except TransportError as error:
+                request.state.error_codes = [ErrorCode.BAD_REQUEST.value]
+                response = error_response(
+                    error.status, error.message, accept, headers=error.headers
+                )
+            except HTTPException as error:  # strawberry's own refusals
+                request.state.error_codes = [ErrorCode.BAD_REQUEST.value]
+                headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
+                response = error_response(error.status_code, error.reason, accept, headers=headers)
+            await response(scope, receive, send)
+        finally:
+            _note(request, response, time.perf_counter() - started)
 
     async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
         sub_response = SubResponse(getattr(request.state, "media_type", JSON))
@@ -122,6 +134,11 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
+        request.state.error_codes = [
+            code
+            for error in result.errors or []
+            if isinstance(code := (error.extensions or {}).get("code"), str)
+        ]
         sub_response = getattr(request.state, "sub_response", None)
         if (
             isinstance(sub_response, SubResponse)
@@ -182,6 +199,8 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             raise UnreadableJSON("The JSON is nested too deeply", "") from None
 
     async def execute_operation(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        request.state.graphql_context = kwargs.get("context")
+        request.state.graphql_request = kwargs.get("request_data")
         budget = asyncio.timeout(self.request_timeout_seconds)
         try:
             async with budget:
@@ -223,6 +242,29 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
                     "No GraphQL query in the request: send `query`, or a persisted query's hash",
                 ) from error
             raise
+
+
+def _note(request: Request, response: Response | None, seconds: float) -> None:
+    """Count and log a GraphQL request; the IDE's page (no operation ran) is neither."""
+    codes: list[str] | None = getattr(request.state, "error_codes", None)
+    if response is None:  # an exception nothing here caught: the app answers 500
+        codes = [ErrorCode.INTERNAL_SERVER_ERROR.value]
+    if codes is None:
+        return
+    context = getattr(request.state, "graphql_context", None)
+    data = getattr(request.state, "graphql_request", None)
+    operation = getattr(context, "operation_name", None) or getattr(data, "operation_name", None)
+    principal = getattr(context, "principal", None)
+    role = getattr(getattr(principal, "role", None), "value", None) or "ANONYMOUS"
+    outcome = metrics.observe_graphql(operation, codes, seconds)
+    logs.log_request(
+        request_id=getattr(context, "request_id", None),
+        operation=operation,
+        role=role,
+        seconds=seconds,
+        outcome=outcome,
+        status=response.status_code if response is not None else 500,
+    )
 
 
 def _request_data(data: dict[str, Any]) -> GraphQLRequestData:
