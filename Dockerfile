@@ -13,6 +13,7 @@ COPY core core
 COPY cli cli
 COPY graphiql graphiql
 COPY models models
+COPY plans plans
 COPY resolvers resolvers
 COPY schema schema
 COPY services services
