@@ -88,7 +88,8 @@ class Planner:
         if compiled is None:
             return None
         resolved = values.resolve(compiled.plan.variables, variables)
-        if resolved is None or not self._within_limits(compiled, resolved):
+        # Measured on the variables as sent, as schema/limits.py measures them.
+        if resolved is None or not self._within_limits(compiled, variables or {}):
             return None
         try:
             data = await run(compiled.plan, principal.user_id, resolved)
@@ -164,12 +165,13 @@ class Planner:
         log.debug("planned %s for %s callers", operation_name, kind)
         return Compiled(plan, document)
 
-    def _within_limits(self, compiled: Compiled, resolved: dict[str, Any]) -> bool:
-        """Under every limit and not heavy (a heavy query waits for its lane: general path)."""
-        key = tuple(resolved.values())
+    def _within_limits(self, compiled: Compiled, sent: Any) -> bool:
+        """Under every limit and not heavy (a heavy query waits for its lane: general path).
+        `sent` has passed values.resolve: declared names, scalar values only."""
+        key = tuple(sorted((name, type(value), value) for name, value in sent.items()))
         within = compiled.costs.get(key)
         if within is None:
-            found = measure(self.schema._schema, compiled.document, resolved)
+            found = measure(self.schema._schema, compiled.document, sent)
             within = not refusals(found, self.limits) and found.cost <= self.limits.heavy_cost
             compiled.costs[key] = within
             if len(compiled.costs) > COSTS_KEPT:
