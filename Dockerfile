@@ -17,6 +17,7 @@ COPY cli cli
 COPY core core
 COPY graphiql graphiql
 COPY models models
+COPY plans plans
 COPY resolvers resolvers
 COPY schema schema
 COPY services services

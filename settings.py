@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     apq_max_bytes: int = Field(default=16 * 1024, ge=1)
     apq_ttl_seconds: int = Field(default=24 * 3600, ge=1)
     apq_max_entries: int = Field(default=10_000, ge=1)
+    # Trusted and stored documents run from compiled plans (plans/); `off`: every document
+    # goes through the general executor.
+    plans: Literal["on", "off"] = Field(default="on", alias="ANFU_PLANS")
 
     @field_validator("districts")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # The anonymous home page: twenty merchants with their rating, category, stores and products.
 HOME = """
-query Home($first: Int!) {
+query HomeMerchants($first: Int!) {
   merchants(first: $first) {
     totalCount
     edges { node {

@@ -26,17 +26,30 @@ ALLOWED: dict[str, frozenset[str]] = {
     "resolvers": frozenset({"services", "auth", "core", "models", "settings"}),
     "schema": frozenset({"resolvers", "services", "auth", "core", "models", "settings"}),
     "graphiql": frozenset(),
+    # Compiled plans for trusted documents, beside the general executor.
+    "plans": frozenset({"schema", "services", "auth", "core", "models", "settings"}),
     "transport": frozenset({"schema", "services", "core", "settings"}),
     "server": frozenset(
-        {"transport", "schema", "services", "auth", "core", "models", "settings", "graphiql"}
+        {"transport", "plans", "schema", "services", "auth", "core", "models", "settings"}
+        | {"graphiql"}
     ),
     # Programs on top of everything: the command line and the benchmarks.
     "cli": frozenset(
-        {"server", "transport", "schema", "resolvers", "services", "auth", "core", "models"}
+        {
+            "server",
+            "transport",
+            "plans",
+            "schema",
+            "resolvers",
+            "services",
+            "auth",
+            "core",
+            "models",
+        }
         | {"settings", "graphiql"}
     ),
     "bench": frozenset(
-        {"cli", "server", "transport", "schema", "resolvers", "services", "auth", "core"}
+        {"cli", "server", "transport", "plans", "schema", "resolvers", "services", "auth", "core"}
         | {"models", "settings"}
     ),
 }
