@@ -64,10 +64,13 @@ def _numbered(sql: str) -> str:
 
 def backend() -> str | None:
     """ "sqlite" or "postgres" for the default connection; None for one plans do not read."""
-    module = type(connections.get("default")).__module__
-    if ".sqlite." in module:
+    from tortoise.backends.asyncpg.client import AsyncpgDBClient
+    from tortoise.backends.sqlite.client import SqliteClient
+
+    client = connections.get("default")
+    if isinstance(client, SqliteClient):  # core/sqlite.py's client included
         return "sqlite"
-    if ".asyncpg." in module:
+    if isinstance(client, AsyncpgDBClient):
         return "postgres"
     return None
 
