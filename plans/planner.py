@@ -75,8 +75,9 @@ class Planner:
         variables: object,
         extensions: Mapping[str, Any] | None,
         principal: Principal,
-    ) -> dict[str, Any] | None:
-        """The `data` of the operation from its plan, or None: the general executor answers."""
+    ) -> tuple[str | None, dict[str, Any]] | None:
+        """The operation's name and `data` from its plan, or None: the general executor
+        answers."""
         kind = caller_kind(principal)
         if kind is None:
             return None
@@ -96,7 +97,7 @@ class Planner:
         except PlanMiss:
             return None
         self.planned.add((compiled.plan.name, kind))
-        return data
+        return compiled.plan.name, data
 
     async def _document(
         self, query: str | None, extensions: Mapping[str, Any] | None, principal: Principal
@@ -208,4 +209,8 @@ async def answer(
     except Exception:
         log.exception("a compiled plan failed; the general executor answers")
         return None
-    return None if found is None else ExecutionResult(data=found, errors=None)
+    if found is None:
+        return None
+    name, data = found
+    context.operation_name = name  # for the request's log line and metrics, as ErrorCodes does
+    return ExecutionResult(data=data, errors=None)

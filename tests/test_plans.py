@@ -241,3 +241,21 @@ async def test_the_planned_home_page_costs_the_same_statements_for_any_page_size
     assert _planner(app).planned == {("HomeMerchants", "anonymous")}
     # The merchants with their total, their stores, their products.
     assert counts == [3, 3]
+
+
+async def test_a_planned_request_is_counted_under_its_operation_name(servers):
+    from prometheus_client import REGISTRY
+
+    with_plans, _without, planner = servers
+    trusted = next(
+        document
+        for document in MANIFEST.documents.values()
+        if document.operation_name == "BrowseMerchants"
+    )
+    labels = {"operation": "BrowseMerchants", "outcome": "ok"}
+    before = REGISTRY.get_sample_value("anfu_graphql_requests_total", labels) or 0
+    # Sent by documentId only: the name comes from the plan, not from the request.
+    answer = await with_plans.post("/graphql", json={"documentId": f"sha256:{trusted.hash}"})
+    assert answer.status_code == 200 and "errors" not in answer.json()
+    assert ("BrowseMerchants", "anonymous") in planner.planned
+    assert REGISTRY.get_sample_value("anfu_graphql_requests_total", labels) == before + 1
