@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 import httpx
@@ -367,3 +367,38 @@ async def test_a_login_sent_as_get_leaves_no_phone_or_password_in_a_real_access_
     assert '"GET /graphql?query=… HTTP/1.1" 405' in log
     assert '"GET /graphql?query=… HTTP/1.1" 200' in log
     assert phone not in log and password not in log
+
+
+async def test_a_client_that_leaves_before_its_body_is_no_fault(database, settings, caplog):
+    """wrk and browsers drop connections mid-request: nothing is answered, nothing is logged
+    as an error, no 500 is counted."""
+    from prometheus_client import REGISTRY
+
+    app = create_app(settings, manage_database=False)
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"40")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("anfu.test", 80),
+        "scheme": "http",
+    }
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    labels = {"operation": "anonymous", "outcome": "INTERNAL_SERVER_ERROR"}
+    before = REGISTRY.get_sample_value("anfu_graphql_requests_total", labels) or 0
+    with caplog.at_level(logging.INFO):
+        await app(scope, receive, send)
+    assert sent == []
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert (REGISTRY.get_sample_value("anfu_graphql_requests_total", labels) or 0) == before

@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -102,6 +102,10 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         try:
             try:
                 response = await self.run(request)
+            except ClientDisconnect:
+                # The client left before its body arrived: nobody to answer, nothing failed.
+                request.state.client_left = True
+                return
             except TransportError as error:
                 request.state.error_codes = [ErrorCode.BAD_REQUEST.value]
                 response = error_response(
@@ -246,6 +250,8 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
 
 def _note(request: Request, response: Response | None, seconds: float) -> None:
     """Count and log a GraphQL request; the IDE's page (no operation ran) is neither."""
+    if getattr(request.state, "client_left", False):
+        return
     codes: list[str] | None = getattr(request.state, "error_codes", None)
     if response is None:  # an exception nothing here caught: the app answers 500
         codes = [ErrorCode.INTERNAL_SERVER_ERROR.value]
