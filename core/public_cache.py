@@ -37,6 +37,7 @@ Families and the writes that give them a new version:
 | `merchants` | the merchants page (no search), merchant(id) | a merchant applies or its status changes (as above); its credit score or grade changes (services/credit_scores.py); its custody ratio changes (services/escrow.py); a store opens (services/merchants.py: search and district filters read stores) |
 | `merchant:<id>` | the merchant's stores and card products | a store opens or closes, a product is created or changes status (services/merchants.py); the merchant applies or is closed (its stores close, its products retire) |
 | `product:<id>` | the product's soldCount and its stores | a card of it is bought (services/cards.py) |
+| `catalog` | whole answers of compiled plans over merchants (plans/planner.py) | any change to `merchants`, `merchant:<id>` or `product:<id>` |
 
 Top-ups, redemptions, refunds, complaints, risk alerts and financing change none of these
 (riskLevel, custody and scores' factors are never read anonymously).
@@ -64,6 +65,8 @@ T = TypeVar("T")
 CATEGORIES = "categories"
 ANNOUNCEMENTS = "announcements"
 MERCHANTS = "merchants"
+# Everything the merchants, their stores and products show together: a page's whole answer.
+CATALOG = "catalog"
 _VERSION_PREFIX = "public:v:"
 _MISSING = object()
 
@@ -228,6 +231,11 @@ class PublicCache:
         """Give each family a new version: call after the write's transaction commits."""
         if not families:
             return
+        if any(
+            family == MERCHANTS or family.startswith(("merchant:", "product:"))
+            for family in families
+        ):
+            families = (*families, CATALOG)
         try:
             await self._save_versions(set(families))
         except CacheUnavailable:

@@ -10,6 +10,7 @@ goes to the general executor, which answers exactly as before.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from strawberry.types import ExecutionResult
 
 from core.errors import BadInput
 from core.principal import Principal
+from core.public_cache import CATALOG, public_cache
 from plans import values
 from plans.compiler import ANONYMOUS, CONSUMER, Plan, compile_operation
 from plans.runner import PlanMiss, run
@@ -93,7 +95,16 @@ class Planner:
         if resolved is None or not self._within_limits(compiled, variables or {}):
             return None
         try:
-            data = await run(compiled.plan, principal.user_id, resolved)
+            if kind == ANONYMOUS:
+                # The same answer for every anonymous caller: kept in the public-read cache
+                # until a merchant, store, product or sale changes it (core/public_cache.py).
+                key = (text, compiled.plan.name, json.dumps(resolved, sort_keys=True, default=str))
+                plan = compiled.plan
+                data = await public_cache().get(
+                    "plan", key, CATALOG, lambda: run(plan, None, resolved)
+                )
+            else:
+                data = await run(compiled.plan, principal.user_id, resolved)
         except PlanMiss:
             return None
         self.planned.add((compiled.plan.name, kind))

@@ -376,3 +376,60 @@ async def test_a_write_through_one_server_is_read_through_the_other_at_once(data
         await write(SUSPEND, {"id": merchant_gid}, regulator)
         assert await merchant() is None
         assert await fitness_count() == count - 1
+
+
+# Compiled plans (plans/): an anonymous caller's whole planned answer is kept under `catalog`.
+
+
+async def test_planned_anonymous_pages_are_cached_and_fresh_after_writes(client, public, count_sql):
+    from services.pagination import encode_cursor
+    from services.persisted import PROJECT_MANIFEST, load_manifest
+
+    browse = next(
+        trusted
+        for trusted in load_manifest(PROJECT_MANIFEST).documents.values()
+        if trusted.operation_name == "BrowseMerchants"
+    )
+    world = await make_merchant(stores=1)
+    regulator = token_for(await make_user(Role.REGULATOR))
+    before = await Merchant.filter(status=MerchantStatus.ACTIVE, id__lt=world.merchant.id).count()
+    variables = {"first": 1, "after": encode_cursor(before - 1) if before else None}
+    body = {"documentId": f"sha256:{browse.hash}", "variables": variables}
+
+    async def first_node() -> dict[str, Any] | None:
+        answer = (await client.post("/graphql", json=body)).json()
+        edges = data_of(answer)["merchants"]["edges"]
+        return edges[0]["node"] if edges else None
+
+    node = await first_node()
+    assert node is not None and node["id"] == gid("Merchant", world.merchant.id)
+    assert node["stores"]["totalCount"] == 1
+    # Again: from the cache, no SQL
+    count_sql.statements.clear()
+    assert await first_node() == node
+    assert count_sql.statements == []
+
+    # A store opens: the next anonymous read shows it
+    added = {"name": f"新店 {uuid.uuid4().hex[:6]}", "district": "清江浦区"}
+    data_of(await gql(client, ADD_STORE, added, world.token))
+    node = await first_node()
+    assert node is not None and node["stores"]["totalCount"] == 2
+
+    # The merchant is suspended: anonymous callers no longer see it
+    data_of(await gql(client, SUSPEND, {"id": gid("Merchant", world.merchant.id)}, regulator))
+    node = await first_node()
+    assert node is None or node["id"] != gid("Merchant", world.merchant.id)
+
+
+async def test_a_sale_gives_planned_pages_a_new_version(public):
+    loads: list[int] = []
+
+    async def load() -> int:
+        loads.append(1)
+        return len(loads)
+
+    key = ("document", "HomeMerchants", "{}")
+    assert await public.get("plan", key, public_cache.CATALOG, load) == 1
+    assert await public.get("plan", key, public_cache.CATALOG, load) == 1
+    await public_cache.changed(public_cache.product_family(7))  # a card of product 7 sold
+    assert await public.get("plan", key, public_cache.CATALOG, load) == 2
