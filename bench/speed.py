@@ -116,7 +116,10 @@ def sql_per_request(database_url: str) -> dict[str, float]:
                         "/graphql",
                         json={"query": LOGIN, "variables": {"p": phone, "w": DEMO_PASSWORD}},
                     )
-                    keys[role] = answer.json()["data"]["login"]["accessToken"]
+                    body = answer.json()
+                    if not body.get("data"):
+                        raise SystemExit(f"logging in as the demo {role} failed: {body}")
+                    keys[role] = body["data"]["login"]["accessToken"]
                 figures = {}
                 logger.setLevel(logging.DEBUG)
                 logger.addHandler(statements)
