@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import logging
+import multiprocessing
 import os
 import secrets
 import statistics
@@ -161,7 +163,11 @@ class Row:
 
 def measure(database: str, url: str, rounds: int, seconds: float, memory: bool = False) -> None:
     print(f"\n== {database}: {url}", flush=True)
-    sql = sql_per_request(url)
+    # In a fresh interpreter: Tortoise keeps SQL built for one backend on the model classes,
+    # so one process cannot count on SQLite and then on PostgreSQL.
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as counter:
+        sql = counter.submit(sql_per_request, url).result()
     results: dict[tuple[str, str], Row] = {}
     secret = secrets.token_urlsafe(48)  # one for all: a token from one server works on each
     with ExitStack() as stack:
