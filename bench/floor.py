@@ -20,7 +20,7 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -81,31 +81,50 @@ def money(fen: int) -> str:
     return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
 
 
-class Database(Protocol):
+class Connection(Protocol):
     async def rows(self, sql: str) -> Sequence[Sequence[Any]]: ...
+
+
+class Database(Protocol):
+    def connection(self) -> AbstractAsyncContextManager[Connection]: ...
     async def close(self) -> None: ...
 
 
 class Postgres:
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
+    """A pool: one connection per request (asyncpg runs one statement at a time on one)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
 
     @classmethod
     async def open(cls, url: str) -> Postgres:
         import asyncpg
 
-        return cls(await asyncpg.connect(url.replace("postgres://", "postgresql://", 1)))
+        dsn = url.replace("postgres://", "postgresql://", 1)
+        return cls(await asyncpg.create_pool(dsn, min_size=4, max_size=16))
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        async with self.pool.acquire() as connection:
+            yield _Fetching(connection)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class _Fetching:
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
 
     async def rows(self, sql: str) -> Sequence[Sequence[Any]]:
         return await self.connection.fetch(sql)
 
-    async def close(self) -> None:
-        await self.connection.close()
-
 
 class Sqlite:
+    """The one connection (aiosqlite queues its statements)."""
+
     def __init__(self, connection: Any) -> None:
-        self.connection = connection
+        self.sqlite = connection
 
     @classmethod
     async def open(cls, url: str) -> Sqlite:
@@ -113,15 +132,19 @@ class Sqlite:
 
         return cls(await aiosqlite.connect(url.removeprefix("sqlite://")))
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        yield self
+
     async def rows(self, sql: str) -> Sequence[Sequence[Any]]:
-        async with self.connection.execute(sql) as cursor:
+        async with self.sqlite.execute(sql) as cursor:
             return list(await cursor.fetchall())
 
     async def close(self) -> None:
-        await self.connection.close()
+        await self.sqlite.close()
 
 
-async def home_page(db: Database) -> dict[str, Any]:
+async def home_page(db: Connection) -> dict[str, Any]:
     merchants = await db.rows(MERCHANTS.format(page=PAGE))
     ids = ",".join(str(int(row[0])) for row in merchants) or "NULL"
     stores: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -163,7 +186,7 @@ async def home_page(db: Database) -> dict[str, Any]:
     return {"data": {"merchants": {"totalCount": total, "edges": edges}}}
 
 
-async def wallet(db: Database, owner: int) -> dict[str, Any]:
+async def wallet(db: Connection, owner: int) -> dict[str, Any]:
     rows = await db.rows(WALLET.format(owner=int(owner)))
     now = datetime.now(UTC)
     cards = []
@@ -240,7 +263,8 @@ def _json(answer: dict[str, Any]) -> Response:
 
 
 async def home(request: Request) -> Response:
-    return _json(await home_page(request.app.state.db))
+    async with request.app.state.db.connection() as connection:
+        return _json(await home_page(connection))
 
 
 async def wallet_page(request: Request) -> Response:
@@ -252,7 +276,8 @@ async def wallet_page(request: Request) -> Response:
         audience="anfu-api",
         options={"verify_iss": False},
     )
-    return _json(await wallet(request.app.state.db, int(claims["sub"])))
+    async with request.app.state.db.connection() as connection:
+        return _json(await wallet(connection, int(claims["sub"])))
 
 
 async def healthz(_request: Request) -> Response:
