@@ -134,7 +134,9 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def anfu_server(database_url: str, workers: int, secret: str | None = None) -> Iterator[Server]:
+def anfu_server(
+    database_url: str, workers: int, secret: str | None = None, public_cache: bool = True
+) -> Iterator[Server]:
     port = free_port()
     env = {
         **os.environ,
@@ -147,6 +149,8 @@ def anfu_server(database_url: str, workers: int, secret: str | None = None) -> I
         "REDEMPTION_CODES_PER_USER": "1000000000",
         "REGISTRATIONS_PER_ADDRESS": "1000000000",
     }
+    if not public_cache:
+        env["PUBLIC_CACHE_ENTRIES"] = "0"
     if workers > 1:
         # Several processes share their cache (anfu serve refuses the in-process one).
         env["CACHE_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
@@ -155,7 +159,7 @@ def anfu_server(database_url: str, workers: int, secret: str | None = None) -> I
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_until_up(f"{base}/healthz", process)
-        yield Server(f"Anfu ×{workers}", process, base)
+        yield Server(f"Anfu ×{workers}" + ("" if public_cache else " nc"), process, base)
     finally:
         process.terminate()
         process.wait(timeout=30)
