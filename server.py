@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -324,6 +325,11 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         sampler = (
             asyncio.create_task(metrics.sample_pool_forever()) if metrics.MULTIPROCESS else None
         )
+        # What startup built (modules, the schema, the ORM's models) lives as long as the
+        # process: out of the collector's sight, a full collection scans only what requests
+        # made since. Measured: it took p99 from ~80 ms to a few ms (docs/performance.md).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
