@@ -36,15 +36,26 @@ def _integer(value: Any) -> int:
     return int(value)
 
 
+def read_moment(field: Any, value: Any) -> dt.datetime:
+    """The column's value as an aware datetime, as Tortoise reads it. SQLite hands back the ISO
+    text Tortoise wrote, which the standard library parses several times faster than
+    Tortoise's own parser (a quarter of a planned wallet's CPU); anything else goes that way."""
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    moment: dt.datetime = field.to_python_value(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 def _moment(field: Any) -> Convert:
     """A DateTime as schema/scalars.py serializes it, read as Tortoise reads the column."""
-    to_python = field.to_python_value
 
     def convert(value: Any) -> str:
-        moment: dt.datetime = to_python(value)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        return moment.astimezone(dt.UTC).isoformat()
+        return read_moment(field, value).astimezone(dt.UTC).isoformat()
 
     return convert
 

@@ -20,7 +20,7 @@ from tortoise import connections
 from core import clock
 from models.enums import CardStatus, MerchantStatus
 from plans.compiler import Conn, Node, Plan
-from plans.mapping import CARD_EXPIRES_AT
+from plans.mapping import CARD_EXPIRES_AT, read_moment
 from plans.values import offset_of
 from services.money import format_money
 from services.pagination import DEFAULT_PAGE_SIZE, encode_cursor
@@ -241,7 +241,7 @@ def _card_status(row: Row, now: dt.datetime) -> str:
     """schema/cards.py Card.status: an ACTIVE card past its validity shows EXPIRED."""
     status = row["k_status"]
     if status == CardStatus.ACTIVE.value:
-        expires = CARD_EXPIRES_AT.to_python_value(row["k_expires_at"])
+        expires = read_moment(CARD_EXPIRES_AT, row["k_expires_at"])
         if expires <= now:
             return CardStatus.EXPIRED.value
     return str(status)
