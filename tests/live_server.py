@@ -11,7 +11,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -53,8 +53,15 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def live_server(
-    database_url: str, *, access_log: bool = False, **environment: str
+    database_url: str,
+    *,
+    access_log: bool = False,
+    anfu_serve: tuple[str, ...] | None = None,
+    settings: Mapping[str, str] | None = None,
+    **environment: str,
 ) -> AsyncIterator[LiveServer]:
+    """uvicorn on the app; with `anfu_serve` (its extra arguments), `anfu serve` instead, for
+    what that command adds (log format, workers, shutdown timeout)."""
     port = free_port()
     env = {
         **os.environ,
@@ -62,12 +69,17 @@ async def live_server(
         "CACHE_URL": os.environ.get("TEST_REDIS_URL") or "memory://",
         "ANFU_ENV": "production",
         "ANFU_JWT_SECRET": secrets.token_urlsafe(48),
+        **(settings or {}),
         **environment,
     }
-    command = [sys.executable, "-m", "uvicorn", "server:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    if not access_log:
-        command.append("--no-access-log")
+    if anfu_serve is not None:
+        anfu = Path(sys.executable).parent / "anfu"
+        command = [str(anfu), "serve", "--host", "127.0.0.1", "--port", str(port), *anfu_serve]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "server:create_app", "--factory"]
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+        if not access_log:
+            command.append("--no-access-log")
     with tempfile.TemporaryFile("w+") as output:
         process = await asyncio.create_subprocess_exec(
             *command, cwd=REPO, env=env, stdout=output, stderr=output
@@ -80,7 +92,7 @@ async def live_server(
             if process.returncode is None:
                 process.terminate()
             try:
-                await asyncio.wait_for(process.wait(), 10)
+                await asyncio.wait_for(process.wait(), 15)
             except TimeoutError:
                 process.kill()
                 await process.wait()

@@ -8,21 +8,13 @@ in production mode. Marked `once`: `make test` runs them in its SQLite pass only
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
-import secrets
 import shutil
-import socket
-import sys
-import tempfile
-import time
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +27,7 @@ from graphql import GraphQLScalarType
 
 from models.enums import Role
 from services.persisted import PROJECT_CLIENTS, canonical, document_hash
+from tests.live_server import live_server
 from tests.support import PASSWORD, make_merchant, make_user
 
 pytestmark = pytest.mark.once
@@ -43,7 +36,6 @@ REPO = Path(__file__).resolve().parent.parent
 NODE_DIR = REPO / "tests" / "node"
 APOLLO_SCRIPT = NODE_DIR / "apollo-apq.mjs"
 REGULATOR_LOGIN = PROJECT_CLIENTS / "regulator-tools" / "login.graphql"
-STARTUP_SECONDS = 30
 
 # The API's scalars as Python values: gql parses results and serializes variables with them.
 MONEY = GraphQLScalarType("Money", serialize=str, parse_value=Decimal)
@@ -51,58 +43,6 @@ DATE = GraphQLScalarType("Date", serialize=dt.date.isoformat, parse_value=dt.dat
 DATETIME = GraphQLScalarType(
     "DateTime", serialize=dt.datetime.isoformat, parse_value=dt.datetime.fromisoformat
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def live_server(database_url: str, **environment: str) -> AsyncIterator[str]:
-    """uvicorn serving the app on the test database in a subprocess; yields the GraphQL URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CACHE_URL": os.environ.get("TEST_REDIS_URL") or "memory://",
-        "ANFU_ENV": "production",
-        "ANFU_JWT_SECRET": secrets.token_urlsafe(48),
-        "ANFU_LOG_LEVEL": "WARNING",
-        **environment,
-    }
-    command = [sys.executable, "-m", "uvicorn", "server:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    with tempfile.TemporaryFile("w+") as log:
-        process = await asyncio.create_subprocess_exec(
-            *command, cwd=REPO, env=env, stdout=log, stderr=log
-        )
-        try:
-            await _wait_until_healthy(process, port, log)
-            yield f"http://127.0.0.1:{port}/graphql"
-        finally:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def _wait_until_healthy(process: asyncio.subprocess.Process, port: int, log: Any) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    async with httpx.AsyncClient(timeout=1) as http:
-        while time.monotonic() < deadline:
-            if process.returncode is not None:
-                log.seek(0)
-                pytest.fail(f"the server exited with {process.returncode}:\n{log.read()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    log.seek(0)
-    pytest.fail(f"the server did not answer within {STARTUP_SECONDS} s:\n{log.read()}")
 
 
 def node_or_skip() -> str:
@@ -137,7 +77,8 @@ async def test_gql_builds_its_schema_by_introspection_as_a_regulator_and_runs_a_
     # Given a regulator, a merchant, and a production server that runs only trusted documents
     world = await make_merchant(name=f"gql洗衣 {uuid.uuid4().hex[:6]}")
     regulator = await make_user(Role.REGULATOR)
-    async with live_server(database, ANFU_PERSISTED="allowlist") as url:
+    async with live_server(database, ANFU_PERSISTED="allowlist") as server:
+        url = server.url
         token = await sign_in(url, regulator.phone)
         transport = HTTPXAsyncTransport(url, headers={"authorization": f"Bearer {token}"})
         client = Client(
@@ -207,7 +148,8 @@ async def test_apollo_client_sends_hashes_over_get_recovers_from_not_found_and_g
     # Given a merchant and a production server in the default (open) mode
     world = await make_merchant(name=f"Apollo洗衣 {uuid.uuid4().hex[:6]}")
     suffix = uuid.uuid4().hex[:12]
-    async with live_server(database) as url:
+    async with live_server(database) as server:
+        url = server.url
         # When Apollo Client asks twice, from two clients, for a document new to the server
         script = await asyncio.create_subprocess_exec(
             node,

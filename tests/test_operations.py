@@ -9,10 +9,7 @@ import json
 import os
 import signal
 import sqlite3
-import sys
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +19,7 @@ from typer.testing import CliRunner
 
 from cli import app as cli_app
 from services.persisted import document_hash
-from tests.live_server import REPO, LiveServer, _wait_until_healthy, free_port
+from tests.live_server import live_server
 from tests.support import PASSWORD, codes, data_of, gql, new_phone
 from transport import logs, metrics
 
@@ -122,38 +119,11 @@ def test_a_disabled_request_logger_costs_no_formatting(caplog):
     assert caplog.records == []
 
 
-@contextlib.asynccontextmanager
-async def served(database_url: str, *args: str, **environment: str) -> AsyncIterator[LiveServer]:
+def served(database_url: str, *args: str, **environment: str) -> Any:
     """`anfu serve` (not bare uvicorn: its log format, workers and shutdown timeout are what is
     tested) in a subprocess on the session's database, in production mode."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CACHE_URL": os.environ.get("TEST_REDIS_URL") or "memory://",
-        "ANFU_ENV": "production",
-        "ANFU_JWT_SECRET": "operations-test-secret-" + "x" * 32,
-        **environment,
-    }
-    anfu = Path(sys.executable).parent / "anfu"
-    command = [str(anfu), "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    with tempfile.TemporaryFile("w+") as output:
-        process = await asyncio.create_subprocess_exec(
-            *command, cwd=REPO, env=env, stdout=output, stderr=output
-        )
-        server = LiveServer(f"http://127.0.0.1:{port}/graphql", output, process)
-        try:
-            await _wait_until_healthy(process, port, server)
-            yield server
-        finally:
-            if process.returncode is None:
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-            server.final_log = server.log()
+    settings = {"ANFU_JWT_SECRET": "operations-test-secret-" + "x" * 32, **environment}
+    return live_server(database_url, anfu_serve=args, settings=settings)
 
 
 @pytest.mark.once
