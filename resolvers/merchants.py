@@ -6,6 +6,8 @@ staff and card products through services/merchants.py.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tortoise.expressions import Q, Subquery
 
 from auth import scoping
@@ -33,49 +35,36 @@ async def _categories() -> list[Category]:
     return await Category.all().order_by("position", "code")
 
 
+@dataclass(frozen=True)
+class MerchantFilter:
+    """What the merchants page is narrowed by (hashable: it keys the public-read cache)."""
+
+    category_code: str | None = None
+    status: MerchantStatus | None = None
+    search: str | None = None
+    district: str | None = None
+    min_grade: Grade | None = None
+
+
 async def merchants(
-    principal: Principal,
-    *,
-    category_code: str | None,
-    status: MerchantStatus | None,
-    search: str | None,
-    district: str | None,
-    min_grade: Grade | None,
-    first: int | None,
-    after: str | None,
+    principal: Principal, wanted: MerchantFilter, first: int | None, after: str | None
 ) -> Page[Merchant]:
     async def load() -> Page[Merchant]:
-        return await _merchants(
-            principal,
-            category_code=category_code,
-            status=status,
-            search=search,
-            district=district,
-            min_grade=min_grade,
-            first=first,
-            after=after,
-        )
+        return await _merchants(principal, wanted, first, after)
 
     # Searches are left out: their terms are endless and each is rarely asked twice.
-    if public_cache.is_public(principal) and not (search and search.strip()):
-        args = (category_code, status, district, min_grade, first, after)
+    if public_cache.is_public(principal) and not (wanted.search and wanted.search.strip()):
         return await public_cache.public_cache().get(
-            "merchants-page", args, public_cache.MERCHANTS, load
+            "merchants-page", (wanted, first, after), public_cache.MERCHANTS, load
         )
     return await load()
 
 
 async def _merchants(
-    principal: Principal,
-    *,
-    category_code: str | None,
-    status: MerchantStatus | None,
-    search: str | None,
-    district: str | None,
-    min_grade: Grade | None,
-    first: int | None,
-    after: str | None,
+    principal: Principal, wanted: MerchantFilter, first: int | None, after: str | None
 ) -> Page[Merchant]:
+    search, district, min_grade = wanted.search, wanted.district, wanted.min_grade
+    status = wanted.status
     scope = scoping.readable_merchants(principal)
     # The review queue: oldest application first.
     by_application = status is MerchantStatus.PENDING_REVIEW
@@ -94,7 +83,7 @@ async def _merchants(
         ordered_by("created_at", "id") if by_application else ordered_by("id"),
         first,
         after,
-        {"category_id": category_code, "status": status, "credit_grade__in": good_enough},
+        {"category_id": wanted.category_code, "status": status, "credit_grade__in": good_enough},
     )
 
 

@@ -320,16 +320,14 @@ class MerchantsQuery:
         after: str | None = None,
     ) -> Connection[Merchant]:
         filter = filter or MerchantFilter()
-        page = await merchants.merchants(
-            info.context.principal,
+        wanted = merchants.MerchantFilter(
             category_code=str(filter.category_code) if filter.category_code is not None else None,
             status=filter.status,
             search=filter.search,
             district=filter.district,
             min_grade=filter.min_grade,
-            first=first,
-            after=after,
         )
+        page = await merchants.merchants(info.context.principal, wanted, first, after)
         for row in page.items:
             info.context.loaders.merchant.prime(row.id, row)
         return to_connection(page, Merchant.of)
