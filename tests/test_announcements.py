@@ -102,7 +102,9 @@ async def test_pinned_first_then_newest_with_kind_filter(client, frozen_clock):
     # Given announcements published out of order in time, some pinned
     regulator = await make_user(Role.REGULATOR)
     tag = uuid.uuid4().hex[:8]
-    start = frozen_clock.current
+    # In the past: a pinned announcement dated ahead of the real clock would sort before
+    # everything later tests publish, in the database they all share.
+    start = frozen_clock.current - dt.timedelta(hours=1)
     for title, pinned, minutes, kind in (
         ("older pinned", True, 1, "POLICY"),
         ("newest", False, 5, "NOTICE"),
