@@ -8,6 +8,8 @@ from models.credit import CreditFactor, CreditScore
 from models.financing import FinancingApplication
 from models.ledger import IdempotencyRecord, LedgerAccount, Posting, Transfer
 from models.merchants import CardProduct, CardProductStore, Category, Merchant, Store
+from models.payments import ChannelRefund, ManualPayout, PaymentOrder
+from models.reconciliation import ReconciliationDifference, ReconciliationReport
 from models.registry import RegistryRecord
 from models.risk import RiskAlert, RiskAlertTransfer
 from models.supervision import AuditEntry
@@ -19,6 +21,7 @@ __all__ = [
     "CardProduct",
     "CardProductStore",
     "Category",
+    "ChannelRefund",
     "Complaint",
     "ComplaintEvent",
     "CreditFactor",
@@ -26,8 +29,12 @@ __all__ = [
     "FinancingApplication",
     "IdempotencyRecord",
     "LedgerAccount",
+    "ManualPayout",
     "Merchant",
+    "PaymentOrder",
     "Posting",
+    "ReconciliationDifference",
+    "ReconciliationReport",
     "RedemptionCode",
     "RefreshToken",
     "RefundRequest",

@@ -73,6 +73,10 @@ class TransferKind(StrEnum):
     REFUND = "REFUND"
     CUSTODY_ADJUSTMENT = "CUSTODY_ADJUSTMENT"
     """Moves cash between custody and settlement when a custody ratio changes."""
+    PAYOUT_DUE = "PAYOUT_DUE"
+    """A refund the payment channel refused: the cash waits in `manual_payouts` instead."""
+    PAYOUT_PAID = "PAYOUT_PAID"
+    """A regulator marked a manual payout paid: the cash left to the consumer."""
 
 
 class LedgerSide(StrEnum):
@@ -106,6 +110,52 @@ class RiskAlertKind(StrEnum):
     ESCROW_SHORTFALL = "ESCROW_SHORTFALL"
     COMPLAINT_SURGE = "COMPLAINT_SURGE"
     STORE_CLOSURES = "STORE_CLOSURES"
+    RECONCILIATION_MISMATCH = "RECONCILIATION_MISMATCH"
+
+
+class PaymentOrderKind(StrEnum):
+    PURCHASE = "PURCHASE"
+    TOP_UP = "TOP_UP"
+
+
+class PaymentOrderStatus(StrEnum):
+    CREATED = "CREATED"
+    """Waiting for the consumer to pay in the mini-program."""
+    PAID = "PAID"
+    """The channel's notification said it succeeded, and the card was issued or topped up."""
+    CLOSED = "CLOSED"
+    """Closed unpaid (timed out, or the channel closed it)."""
+    REFUNDED = "REFUNDED"
+    """Paid, but it could no longer be fulfilled: the payment went back through the channel."""
+
+
+class ChannelRefundStatus(StrEnum):
+    PENDING = "PENDING"
+    """Recorded with the card's refund; not yet accepted by the channel (sent after commit)."""
+    PROCESSING = "PROCESSING"
+    """Accepted by the channel; its refund notification has not come yet."""
+    SUCCESS = "SUCCESS"
+    MANUAL = "MANUAL"
+    """The channel refused or failed it: a manual payout pays the consumer instead."""
+
+
+class PayoutStatus(StrEnum):
+    DUE = "DUE"
+    PAID = "PAID"
+
+
+class ReconciliationSource(StrEnum):
+    CHANNEL = "CHANNEL"
+    """The payment channel's trade bill against payment orders and channel refunds."""
+    BANK = "BANK"
+    """The custody bank's statement against the custody ledger's movements."""
+
+
+class DifferenceKind(StrEnum):
+    MISSING_IN_LEDGER = "MISSING_IN_LEDGER"
+    MISSING_AT_SOURCE = "MISSING_AT_SOURCE"
+    AMOUNT_DIFFERS = "AMOUNT_DIFFERS"
+    STATUS_DIFFERS = "STATUS_DIFFERS"
 
 
 class AlertStatus(StrEnum):
