@@ -213,6 +213,32 @@ class Settings(BaseSettings):
                 )
         return origins
 
+    # Payments (DESIGN.md "Payments and reconciliation"). `sandbox` confirms every payment at
+    # once (purchaseCard and topUpCard in one step); `wechat` is WeChat Pay API v3 in public-key
+    # mode, two steps: createPaymentOrder, then the channel's notification. Production refuses
+    # the sandbox unless ANFU_DEMO says the deployment is a demonstration.
+    payment_channel: Literal["sandbox", "wechat"] = Field(
+        default="sandbox", alias="ANFU_PAYMENT_CHANNEL"
+    )
+    demo_deployment: bool = Field(default=False, alias="ANFU_DEMO")
+    # An unpaid order is asked about once, then closed, after this long.
+    payment_order_minutes: int = Field(default=15, ge=1)
+    wechatpay_gateway: str = "https://api.mch.weixin.qq.com"
+    wechatpay_mchid: str = ""
+    wechatpay_appid: str = ""
+    # The merchant API private key (PEM file) and its certificate's serial number.
+    wechatpay_private_key_path: str = ""
+    wechatpay_cert_serial: str = ""
+    # WeChat Pay's public key (PEM file) and its id (PUB_KEY_ID_...): public-key mode.
+    wechatpay_public_key_path: str = ""
+    wechatpay_public_key_id: str = ""
+    # The APIv3 key (32 bytes) that decrypts notifications.
+    wechatpay_apiv3_key: str = ""
+    wechatpay_notify_url: str = ""
+    wechatpay_timeout_seconds: float = Field(default=10, gt=0)
+    # A notification whose Wechatpay-Timestamp is further than this from now is refused.
+    notification_max_skew_seconds: int = Field(default=300, ge=1)
+
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:
         if not self.is_production:
@@ -224,6 +250,35 @@ class Settings(BaseSettings):
             )
         if self.anfu_jwt_secret == DEVELOPMENT_JWT_SECRET:
             raise ValueError("ANFU_JWT_SECRET must not be the published development secret")
+        if self.payment_channel == "sandbox" and not self.demo_deployment:
+            raise ValueError(
+                "ANFU_PAYMENT_CHANNEL=sandbox approves every payment: in production set "
+                "ANFU_PAYMENT_CHANNEL=wechat, or ANFU_DEMO=1 for a demonstration deployment"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _require_wechat_configuration(self) -> Settings:
+        if self.payment_channel != "wechat":
+            return self
+        missing = [
+            name.upper()
+            for name in (
+                "wechatpay_mchid",
+                "wechatpay_appid",
+                "wechatpay_private_key_path",
+                "wechatpay_cert_serial",
+                "wechatpay_public_key_path",
+                "wechatpay_public_key_id",
+                "wechatpay_apiv3_key",
+                "wechatpay_notify_url",
+            )
+            if not getattr(self, name)
+        ]
+        if missing:
+            raise ValueError(f"ANFU_PAYMENT_CHANNEL=wechat needs {', '.join(missing)}")
+        if len(self.wechatpay_apiv3_key.encode()) != 32:
+            raise ValueError("WECHATPAY_APIV3_KEY must be 32 bytes")
         return self
 
     @property

@@ -142,6 +142,7 @@ def anfu_server(
         **os.environ,
         "DATABASE_URL": database_url,
         "ANFU_ENV": "production",
+        "ANFU_DEMO": "1",  # purchases through the sandbox channel
         "ANFU_JWT_SECRET": secret or secrets.token_urlsafe(48),
         "ANFU_LOG_LEVEL": "WARNING",  # no access log line per request
         "REQUESTS_PER_ADDRESS": "1000000000",

@@ -22,15 +22,18 @@ ALLOWED: dict[str, frozenset[str]] = {
     "models": frozenset(),
     "core": frozenset({"models", "settings"}),
     "auth": frozenset({"core", "models", "settings"}),
-    "services": frozenset({"auth", "core", "models", "settings"}),
+    # Payment channels: protocol adapters that know nothing of cards or the ledger.
+    "channel": frozenset({"settings"}),
+    "services": frozenset({"channel", "auth", "core", "models", "settings"}),
     "resolvers": frozenset({"services", "auth", "core", "models", "settings"}),
     "schema": frozenset({"resolvers", "services", "auth", "core", "models", "settings"}),
     "graphiql": frozenset(),
     # Compiled plans for trusted documents, beside the general executor.
     "plans": frozenset({"schema", "services", "auth", "core", "models", "settings"}),
-    "transport": frozenset({"schema", "services", "core", "settings"}),
+    "transport": frozenset({"schema", "services", "channel", "core", "settings"}),
     "server": frozenset(
-        {"transport", "plans", "schema", "services", "auth", "core", "models", "settings"}
+        {"transport", "plans", "schema", "services", "channel", "auth", "core", "models"}
+        | {"settings"}
         | {"graphiql"}
     ),
     # Programs on top of everything: the command line and the benchmarks.
@@ -42,6 +45,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "schema",
             "resolvers",
             "services",
+            "channel",
             "auth",
             "core",
             "models",
@@ -50,7 +54,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     ),
     "bench": frozenset(
         {"cli", "server", "transport", "plans", "schema", "resolvers", "services", "auth", "core"}
-        | {"models", "settings"}
+        | {"channel", "models", "settings"}
     ),
 }
 MAX_LINES = 400
