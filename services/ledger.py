@@ -23,9 +23,23 @@ from models.enums import LIVE_CARD_STATUSES, LedgerSide, TransferKind
 from services.custody import custody_share
 
 CONSUMER_FUNDS = "consumer_funds"
-# The outside world keeps no running total: every purchase and refund would queue on its one
-# row. Its balance, when wanted, is the sum of its postings (verify_ledger checks the whole).
+# Refunds the payment channel refused, owed to consumers until a regulator marks them paid.
+MANUAL_PAYOUTS = "manual_payouts"
+_CHANNEL_CLEARING = "channel_clearing:"
+# The outside world and the channels keep no running total: every purchase and refund would
+# queue on their one row. Their balance, when wanted, is the sum of their postings
+# (verify_ledger checks the whole).
 UNTRACKED_ACCOUNTS = frozenset({CONSUMER_FUNDS})
+
+
+def channel_clearing_account(channel: str) -> str:
+    """Cash a payment channel holds for the platform: paid in, not yet settled to custody, less
+    what went back out through the channel's refunds."""
+    return f"{_CHANNEL_CLEARING}{channel}"
+
+
+def _tracked(account: str) -> bool:
+    return account not in UNTRACKED_ACCOUNTS and not account.startswith(_CHANNEL_CLEARING)
 
 
 def escrow_account(merchant_id: int) -> str:
@@ -115,7 +129,7 @@ async def record_transfer(
     # In name order: concurrent transfers lock account rows in one order, so they queue
     # rather than deadlock on PostgreSQL (a purchase and a refund touch the same accounts).
     for account, (debits, credits) in sorted(_totals_by_account(legs).items()):
-        if account not in UNTRACKED_ACCOUNTS:
+        if _tracked(account):
             await _add_to_account(account, debits, credits)
     return transfer
 
@@ -227,7 +241,7 @@ async def _verify_account_totals(report: LedgerReport) -> None:
         )
     }
     report.accounts = len(accounts)
-    for name in sorted((set(posted) | set(accounts)) - UNTRACKED_ACCOUNTS):
+    for name in sorted(name for name in set(posted) | set(accounts) if _tracked(name)):
         expected = tuple(posted.get(name, (0, 0)))
         if accounts.get(name, (0, 0)) != expected:
             report.problems.append(

@@ -1,6 +1,12 @@
-"""How consumers pay: a small provider interface with a sandbox that confirms at once.
+"""How consumers pay: the one-step sandbox, or a two-step channel (WeChat Pay).
 
-A real provider is deployment configuration. Payments are authorised before the
+With the sandbox (the default, demos and most tests) purchaseCard and topUpCard pay in one
+step. With a channel installed (`use_channel`, by the server's lifespan from settings) money
+comes in through payment orders and the channel's notifications (services/payment_orders.py,
+services/payment_notices.py) and goes back through the channel's refunds
+(services/channel_refunds.py).
+
+The sandbox provider: Payments are authorised before the
 database transaction (never network I/O inside one) under a reference made of
 the caller and the idempotency key, so a retried request is never charged twice,
 and voided when the transaction does not commit.
@@ -12,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from channel.interface import PaymentChannel
 from core.errors import DomainError, ErrorCode
 
 
@@ -65,4 +72,20 @@ def use_provider(new_provider: PaymentProvider) -> PaymentProvider:
     """Install a provider (deployment wiring and tests); returns the previous one."""
     global _provider
     previous, _provider = _provider, new_provider
+    return previous
+
+
+_channel: PaymentChannel | None = None
+
+
+def channel() -> PaymentChannel | None:
+    """The two-step channel in use, or None for the sandbox."""
+    return _channel
+
+
+def use_channel(new_channel: PaymentChannel | None) -> PaymentChannel | None:
+    """Install a two-step channel (the lifespan, tests), or None for the sandbox; returns the
+    previous one."""
+    global _channel
+    previous, _channel = _channel, new_channel
     return previous
