@@ -171,7 +171,9 @@ async def test_production_still_answers_queries_over_get(client):
 
 def test_production_refuses_the_sandbox_channel_unless_a_demo(monkeypatch):
     monkeypatch.setenv("ANFU_DEMO", "0")
-    with pytest.raises(ValidationError, match="ANFU_PAYMENT_CHANNEL=sandbox approves every payment"):
+    with pytest.raises(
+        ValidationError, match="ANFU_PAYMENT_CHANNEL=sandbox approves every payment"
+    ):
         Settings(anfu_env="production", anfu_jwt_secret=STRONG_SECRET)
     monkeypatch.setenv("ANFU_DEMO", "1")
     assert Settings(anfu_env="production", anfu_jwt_secret=STRONG_SECRET).is_production
