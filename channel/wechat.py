@@ -303,7 +303,9 @@ class WeChatPayChannel:
         except httpx.HTTPError as error:
             raise ChannelError(f"{method} {path}: {type(error).__name__}: {error}") from None
         if response.status_code >= 500:
-            raise ChannelError(f"{method} {path}: HTTP {response.status_code}")
+            # Not trusted (it may be unsigned), only logged.
+            excerpt = response.text[:200]
+            raise ChannelError(f"{method} {path}: HTTP {response.status_code} {excerpt}")
         headers = {key.lower(): value for key, value in response.headers.items()}
         answer_text = self._verified_text(headers, response.content, ChannelError)
         if not answer_text:

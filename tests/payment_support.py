@@ -1,6 +1,6 @@
 """The WeChat Pay channel against the in-process simulator, for tests.
 
-    from tests.payment_support import wechat  # noqa: F401  (the fixture)
+    from tests.payment_support import wechat_fixture  # noqa: F401  (the fixture `wechat`)
 
     async def test_x(wechat, client):
         wechat.route_notifications_to(app)        # where notifications go (an ASGI app)
@@ -94,8 +94,8 @@ def settings_overrides(keys: TestKeys) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def wechat() -> AsyncIterator[WeChatFixture]:
+@pytest.fixture(name="wechat")
+async def wechat_fixture() -> AsyncIterator[WeChatFixture]:
     """A WeChatPayChannel whose HTTP goes to a fresh in-process simulator."""
     from settings import Settings
 
