@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from channel.crypto import SHANGHAI
 
+# Plain decimals only: no exponent, no NaN, no digits outside ASCII.
+_AMOUNT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,8})?")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 FEE_RATE = "0.60%"
 HEADER = [
@@ -239,8 +242,8 @@ def _parse_row(header: list[str], line: list[str], number: int) -> BillRow:
         out_trade_no=fields["商户订单号"],
         trade_state=state,
         amount_fen=_fen(fields["应结订单金额"], f"line {number} 应结订单金额"),
-        refund_id=_no_refund(fields["微信退款单号"]),
-        out_refund_no=_no_refund(fields["商户退款单号"]),
+        refund_id=_no_refund(fields["微信退款单号"], state),
+        out_refund_no=_no_refund(fields["商户退款单号"], state),
         refund_fen=_fen(fields["退款金额"], f"line {number} 退款金额"),
         refund_status=fields["退款状态"],
         attach=fields["商户数据包"],
@@ -253,19 +256,18 @@ def _parse_row(header: list[str], line: list[str], number: int) -> BillRow:
     )
 
 
-def _no_refund(text: str) -> str:
+def _no_refund(text: str, state: str) -> str:
     # Payment lines of real bills say `0 where a refund line has its refund numbers.
-    return "" if text == "0" else text
+    return "" if state == "SUCCESS" and text == "0" else text
 
 
 def _decimal(text: str, where: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise BillFormatError(f"{where}: not an amount: {text!r}") from None
-    if not value.is_finite():
+    if not _AMOUNT.fullmatch(text):
         raise BillFormatError(f"{where}: not an amount: {text!r}")
-    return value
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover (the pattern admits only decimals)
+        raise BillFormatError(f"{where}: not an amount: {text!r}") from None
 
 
 def _fen(text: str, where: str) -> int:
