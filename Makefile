@@ -44,10 +44,20 @@ $(NODE_STAMP): $(NODE_TESTS)/package.json $(NODE_TESTS)/package-lock.json
 	npm ci --prefix $(NODE_TESTS) --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+# The demo pays through WeChat Pay's simulator (channel/simulator/) with test keys made on the
+# first run: createPaymentOrder, then POST /simulator/pay/<prepay_id> on port 8090 stands in for
+# wx.requestPayment. The simulator keeps its records (the channel's side of the demo's week of
+# payments, for reconciliation) in data/wechatpay-test-keys/state.json.
+SIMULATOR_KEYS := data/wechatpay-test-keys
+SIMULATOR_ENV := data/wechatpay-simulator.env
+
 run: $(STAMP)
 	$(BIN)/anfu migrate
 	$(BIN)/anfu seed-demo
-	$(BIN)/anfu serve
+	$(BIN)/anfu payments keys $(SIMULATOR_KEYS) > $(SIMULATOR_ENV)
+	$(BIN)/anfu payments simulator --keys $(SIMULATOR_KEYS) --state $(SIMULATOR_KEYS)/state.json & \
+	simulator=$$!; trap 'kill $$simulator 2>/dev/null' EXIT INT TERM; \
+	env $$(cat $(SIMULATOR_ENV)) $(BIN)/anfu serve
 
 test: test-sqlite test-services
 
