@@ -20,6 +20,7 @@ from schema.merchant_mutations import MerchantsMutation
 from schema.merchants import MerchantsQuery
 from schema.node_field import NodeQuery
 from schema.onboarding import OnboardingMutation, OnboardingQuery
+from schema.payouts import PayoutsMutation, PayoutsQuery
 from schema.refunds import RefundsMutation, RefundsQuery
 from schema.risk import RiskMutation, RiskQuery, RiskSubscription
 from schema.supervision import SupervisionMutation, SupervisionQuery
@@ -33,6 +34,7 @@ Query = merge_types(
         OnboardingQuery,
         CardsQuery,
         RefundsQuery,
+        PayoutsQuery,
         ComplaintsQuery,
         RiskQuery,
         FinancingQuery,
@@ -48,6 +50,7 @@ Mutation = merge_types(
         OnboardingMutation,
         CardsMutation,
         RefundsMutation,
+        PayoutsMutation,
         LedgerMutation,
         ComplaintsMutation,
         CreditMutation,
