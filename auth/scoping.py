@@ -23,6 +23,7 @@ from models import (
     FinancingApplication,
     ManualPayout,
     Merchant,
+    PaymentOrder,
     RefundRequest,
     RegistryRecord,
     RiskAlert,
@@ -180,6 +181,18 @@ def readable_payouts(principal: Principal) -> QuerySet[ManualPayout]:
     if principal.is_consumer:
         return ManualPayout.filter(payee_id=principal.user_id)
     return _nothing(ManualPayout)
+
+
+def readable_payment_orders(principal: Principal) -> QuerySet[PaymentOrder]:
+    """A consumer's own orders, a merchant's sales waiting for or paid through the channel,
+    every order for regulators."""
+    if principal.is_regulator:
+        return PaymentOrder.all()
+    if principal.is_consumer:
+        return PaymentOrder.filter(user_id=principal.user_id)
+    if principal.is_merchant:
+        return PaymentOrder.filter(merchant_id=principal.merchant_id)
+    return _nothing(PaymentOrder)
 
 
 def decides_refunds(principal: Principal) -> bool:

@@ -20,6 +20,7 @@ from schema.merchant_mutations import MerchantsMutation
 from schema.merchants import MerchantsQuery
 from schema.node_field import NodeQuery
 from schema.onboarding import OnboardingMutation, OnboardingQuery
+from schema.payments import PaymentsMutation, PaymentsQuery
 from schema.payouts import PayoutsMutation, PayoutsQuery
 from schema.refunds import RefundsMutation, RefundsQuery
 from schema.risk import RiskMutation, RiskQuery, RiskSubscription
@@ -33,6 +34,7 @@ Query = merge_types(
         MerchantsQuery,
         OnboardingQuery,
         CardsQuery,
+        PaymentsQuery,
         RefundsQuery,
         PayoutsQuery,
         ComplaintsQuery,
@@ -49,6 +51,7 @@ Mutation = merge_types(
         MerchantsMutation,
         OnboardingMutation,
         CardsMutation,
+        PaymentsMutation,
         RefundsMutation,
         PayoutsMutation,
         LedgerMutation,
