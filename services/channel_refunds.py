@@ -305,9 +305,10 @@ async def sweep(now: datetime | None = None) -> SweepReport:
             continue
         try:
             result = await installed.query_refund(refund.out_refund_no)
-        except ChannelError as error:
-            log.warning("refund %s: query failed (%s)", refund.out_refund_no, error)
+            await _apply(refund, result)
+        except Exception:
+            # One refund's fault never stops the round; it is asked after again next time.
+            log.exception("refund %s: asking the channel failed", refund.out_refund_no)
             continue
-        await _apply(refund, result)
         report.queried += 1
     return report
