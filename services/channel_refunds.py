@@ -22,11 +22,11 @@ from tortoise.transactions import in_transaction
 
 from channel.interface import ChannelError, ChannelRefundResult, RefundRefused
 from core import clock
-from core.errors import NotFound
 from models import PaymentOrder
 from models.enums import ChannelRefundStatus, PaymentOrderStatus
 from models.payments import ChannelRefund
 from services import payments, payouts
+from services.payment_notices import UnknownPayment
 
 log = logging.getLogger("anfu.channel_refunds")
 
@@ -40,8 +40,9 @@ QUERY_AFTER = timedelta(minutes=10)
 _OPEN = (ChannelRefundStatus.PENDING, ChannelRefundStatus.PROCESSING)
 
 
-class UnknownRefund(NotFound):
-    """A refund notification for a refund this platform never asked for."""
+class UnknownRefund(UnknownPayment):
+    """A refund notification for a refund this platform never asked for (the notify endpoint
+    answers it 404, as an unknown payment)."""
 
 
 @dataclass(frozen=True)
