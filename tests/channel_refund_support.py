@@ -1,124 +1,101 @@
-"""Channel-paid cards for the refund tests, paid the two-step way (createPaymentOrder, then the
-channel's payment notification applied by services/payment_notices.py).
+"""Channel-paid cards for the refund tests, through the WeChat Pay simulator: orders are created
+by services/payment_orders.py at the simulator, paid there, and its signed notifications (the
+payment's, then each refund's) reach the app's /payments/wechat/notify.
 
-FakeChannel stands in for the WeChat channel until the simulator lands on main; it keeps each
-refund's state and can refuse refunds or be down.
+    async def test_x(channel):            # the fixture below
+        card = await channel_card(consumer, world)
+        ... refund ...
+        await channel.settle()            # the refund notifications delivered
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from datetime import date, datetime
+from collections.abc import AsyncIterator
 
-from channel.interface import (
-    ChannelError,
-    ChannelPayment,
-    ChannelRefundResult,
-    Notification,
-    PaymentRequest,
-    RefundRefused,
-)
-from core import clock
-from models import Card, User
-from services import payment_notices, payment_orders, payments
+import httpx
+import pytest
+
+from channel.interface import ChannelRefundResult
+from channel.wechat import WeChatPayChannel
+from models import Card, PaymentOrder, User
+from server import create_app
+from services import payment_orders, payments
+from settings import Settings
+from tests.payment_support import WeChatFixture, wechat_fixture  # noqa: F401
 from tests.support import MerchantWorld, principal_of
 
-_numbers = itertools.count(1)
+
+class _Unreachable(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
 
 
-class FakeChannel:
-    """The PaymentChannel protocol in memory."""
+class SimulatedChannel:
+    """The simulator behind the real adapter, installed for the services, with the test's
+    levers: refuse refunds, end them ABNORMAL, or be unreachable."""
 
-    name = "wechat"
+    def __init__(self, wechat: WeChatFixture, settings: Settings) -> None:
+        self.wechat = wechat
+        self.simulator = wechat.simulator
+        self._settings = wechat.settings(settings)
+        self._down: WeChatPayChannel | None = None
 
-    def __init__(self) -> None:
-        self.refunds: dict[str, ChannelRefundResult] = {}
-        self.refuse: str | None = None  # the channel's error code, when it refuses refunds
-        self.down = False
-        self.calls = 0
+    def refuse(self, code: str) -> None:
+        self.simulator.control(refuse_refunds={"code": code, "message": "不能退款"})
 
-    async def create_order(self, *, out_trade_no: str, **_: object) -> str:
-        return f"prepay-{out_trade_no}"
+    def abnormal(self) -> None:
+        self.simulator.control(abnormal_refunds=True)
 
-    def payment_request(self, prepay_id: str) -> PaymentRequest:
-        return PaymentRequest("wx-app", "0", "nonce", f"prepay_id={prepay_id}", "RSA", "sig")
+    def set_down(self, down: bool) -> None:
+        """The same adapter, but nothing answers at the gateway (the channel's outage)."""
+        if down:
+            self._down = WeChatPayChannel.from_settings(self._settings, transport=_Unreachable())
+            payments.use_channel(self._down)
+        else:
+            payments.use_channel(self.wechat.channel)
 
-    async def query_order(self, out_trade_no: str) -> ChannelPayment:
-        raise ChannelError("not used")
+    def hold_notifications(self) -> None:
+        """The channel's notifications are lost on the way (the sweep must ask)."""
+        self.simulator.use_notifier(None)
 
-    async def close_order(self, out_trade_no: str) -> None:
-        return None
+    async def settle(self) -> None:
+        await self.simulator.settle()
 
-    async def refund(
-        self, *, out_refund_no: str, out_trade_no: str, amount_fen: int, total_fen: int, reason: str
-    ) -> ChannelRefundResult:
-        self.calls += 1
-        if self.down:
-            raise ChannelError("connection refused")
-        if self.refuse:
-            raise RefundRefused(self.refuse, "the channel will not refund this payment")
-        assert 0 < amount_fen <= total_fen
-        known = self.refunds.get(out_refund_no)
-        if known is None:
-            known = ChannelRefundResult(
-                out_refund_no, out_trade_no, "PROCESSING", amount_fen, f"50{next(_numbers):010d}"
-            )
-            self.refunds[out_refund_no] = known
-        return known
-
-    async def query_refund(self, out_refund_no: str) -> ChannelRefundResult:
-        if self.down:
-            raise ChannelError("connection refused")
-        if out_refund_no not in self.refunds:
-            raise ChannelError("RESOURCE_NOT_EXISTS")
-        return self.refunds[out_refund_no]
-
-    def finish(self, out_refund_no: str, status: str = "SUCCESS") -> ChannelRefundResult:
-        """The channel completes a refund; returns what its notification says."""
-        known = self.refunds[out_refund_no]
-        done = ChannelRefundResult(
-            known.out_refund_no,
-            known.out_trade_no,
-            status,
-            known.amount_fen,
-            known.refund_id,
-            clock.now() if status == "SUCCESS" else None,
-        )
-        self.refunds[out_refund_no] = done
-        return done
-
-    async def trade_bill(self, bill_date: date) -> bytes:
-        raise ChannelError("not used")
-
-    def verify_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
-        raise NotImplementedError
+    async def notice(self, out_refund_no: str) -> ChannelRefundResult:
+        """What a (re)delivered notification of this refund says: the channel's view now."""
+        return await self.wechat.channel.query_refund(out_refund_no)
 
     async def aclose(self) -> None:
-        return None
+        if self._down is not None:
+            await self._down.aclose()
 
 
-@contextlib.asynccontextmanager
-async def channel_installed() -> AsyncIterator[FakeChannel]:
-    fake = FakeChannel()
-    previous = payments.use_channel(fake)
+@pytest.fixture(name="channel")
+async def channel_fixture(
+    wechat: WeChatFixture, settings: Settings
+) -> AsyncIterator[SimulatedChannel]:
+    app = create_app(wechat.settings(settings), manage_database=False)
+    wechat.route_notifications_to(app)
+    previous = payments.use_channel(wechat.channel)
+    simulated = SimulatedChannel(wechat, settings)
     try:
-        yield fake
+        yield simulated
     finally:
+        await simulated.settle()
         payments.use_channel(previous)
+        await simulated.aclose()
 
 
 async def pay(
+    channel: SimulatedChannel,
     consumer: User,
     *,
     product_id: int | None = None,
     card_id: int | None = None,
     pay_fen: int | None = None,
-    paid_at: datetime | None = None,
-) -> int:
-    """Order and pay through the installed channel; returns the card's id."""
+) -> PaymentOrder:
+    """Order through the services, pay at the simulator, the notification applied."""
     start = await payment_orders.create_order(
         principal=principal_of(consumer),
         idempotency_key=uuid.uuid4().hex,
@@ -126,24 +103,19 @@ async def pay(
         card_id=card_id,
         pay_fen=pay_fen,
     )
-    order = start.order
-    paid = await payment_notices.apply_payment(
-        ChannelPayment(
-            order.out_trade_no,
-            "SUCCESS",
-            order.amount_fen,
-            f"42{uuid.uuid4().int % 10**26:026d}",
-            order.amount_fen,
-            paid_at or clock.now(),
-        )
-    )
-    assert paid.card_id is not None, paid.status_reason
-    return paid.card_id
+    assert start.payment is not None
+    await channel.simulator.pay(start.payment.package.removeprefix("prepay_id="))
+    await channel.settle()
+    return await PaymentOrder.get(id=start.order.id)
 
 
-async def channel_card(consumer: User, world: MerchantWorld, *top_ups: int) -> Card:
+async def channel_card(
+    channel: SimulatedChannel, consumer: User, world: MerchantWorld, *top_ups: int
+) -> Card:
     """A card bought through the channel, then topped up through it by each amount."""
-    card_id = await pay(consumer, product_id=world.product.id)
+    order = await pay(channel, consumer, product_id=world.product.id)
+    assert order.card_id is not None, order.status_reason
     for amount in top_ups:
-        await pay(consumer, card_id=card_id, pay_fen=amount)
-    return await Card.get(id=card_id)
+        topped = await pay(channel, consumer, card_id=order.card_id, pay_fen=amount)
+        assert topped.status == "PAID", topped.status_reason
+    return await Card.get(id=order.card_id)

@@ -8,7 +8,8 @@ from models import AuditEntry, ChannelRefund, ManualPayout, Posting
 from models.enums import PayoutStatus, Role
 from schema.ids import encode_id
 from services import ledger, refunds
-from tests.channel_refund_support import channel_card, channel_installed
+from tests.channel_refund_support import channel_card, channel_fixture  # noqa: F401
+from tests.payment_support import wechat_fixture  # noqa: F401
 from tests.support import (
     assert_ledger_clean,
     call,
@@ -44,21 +45,20 @@ mutation MarkPaid($id: ID!, $reference: String!, $key: String) {{
 NODE = "query Node($id: ID!) { node(id: $id) { ... on ManualPayout { id status } } }"
 
 
-async def refused_refund():
+async def refused_refund(channel):
     """A consumer whose channel-paid 700.00 card's refund the channel refused; its payout."""
-    async with channel_installed() as fake:
-        world = await make_merchant()
-        consumer = await make_user()
-        card = await channel_card(consumer, world)
-        fake.refuse = "TRADE_OVERDUE"
-        await refunds.request_refund(principal=principal_of(consumer), card_id=card.id, reason="x")
+    world = await make_merchant()
+    consumer = await make_user()
+    card = await channel_card(channel, consumer, world)
+    channel.refuse("TRADE_OVERDUE")
+    await refunds.request_refund(principal=principal_of(consumer), card_id=card.id, reason="x")
     refund = await ChannelRefund.get(card_id=card.id)
     return world, consumer, card, await ManualPayout.get(channel_refund_id=refund.id)
 
 
-async def test_a_regulator_lists_a_refused_refund_and_marks_it_paid(client):
+async def test_a_regulator_lists_a_refused_refund_and_marks_it_paid(client, channel):
     # Given a refund the channel refused
-    world, consumer, card, payout = await refused_refund()
+    world, consumer, card, payout = await refused_refund(channel)
     regulator = await make_user(Role.REGULATOR)
     payout_id = encode_id("ManualPayout", payout.id)
 
@@ -109,8 +109,8 @@ async def test_a_regulator_lists_a_refused_refund_and_marks_it_paid(client):
     assert payout_id in [edge["node"]["id"] for edge in listed["manualPayouts"]["edges"]]
 
 
-async def test_two_regulators_marking_one_payout_at_once_pay_it_once(client):
-    _world, _consumer, _card, payout = await refused_refund()
+async def test_two_regulators_marking_one_payout_at_once_pay_it_once(client, channel):
+    _world, _consumer, _card, payout = await refused_refund(channel)
     regulators = [await make_user(Role.REGULATOR) for _ in range(3)]
     payout_id = encode_id("ManualPayout", payout.id)
 
@@ -131,8 +131,8 @@ async def test_two_regulators_marking_one_payout_at_once_pay_it_once(client):
     await assert_ledger_clean()
 
 
-async def test_only_regulators_list_and_mark_payouts(client):
-    world, consumer, _card, payout = await refused_refund()
+async def test_only_regulators_list_and_mark_payouts(client, channel):
+    world, consumer, _card, payout = await refused_refund(channel)
     payout_id = encode_id("ManualPayout", payout.id)
     for who in (consumer, world.owner):
         assert error_at(await call(client, MANUAL_PAYOUTS, {}, who), "manualPayouts") == "FORBIDDEN"
@@ -146,8 +146,8 @@ async def test_only_regulators_list_and_mark_payouts(client):
     assert data_of(await call(client, NODE, {"id": payout_id}, stranger))["node"] is None
 
 
-async def test_a_blank_reference_or_an_unknown_payout_changes_nothing(client):
-    _world, _consumer, _card, payout = await refused_refund()
+async def test_a_blank_reference_or_an_unknown_payout_changes_nothing(client, channel):
+    _world, _consumer, _card, payout = await refused_refund(channel)
     regulator = await make_user(Role.REGULATOR)
     payout_id = encode_id("ManualPayout", payout.id)
 
