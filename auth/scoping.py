@@ -21,6 +21,7 @@ from models import (
     CardProduct,
     Complaint,
     FinancingApplication,
+    ManualPayout,
     Merchant,
     PaymentOrder,
     RefundRequest,
@@ -171,6 +172,15 @@ def readable_refund_requests(principal: Principal) -> QuerySet[RefundRequest]:
     if principal.is_merchant:
         return RefundRequest.filter(merchant_id=principal.merchant_id)
     return _nothing(RefundRequest)
+
+
+def readable_payouts(principal: Principal) -> QuerySet[ManualPayout]:
+    """Manual payouts: every one for regulators (who pay them), a consumer's own to it."""
+    if principal.is_regulator:
+        return ManualPayout.all()
+    if principal.is_consumer:
+        return ManualPayout.filter(payee_id=principal.user_id)
+    return _nothing(ManualPayout)
 
 
 def readable_payment_orders(principal: Principal) -> QuerySet[PaymentOrder]:

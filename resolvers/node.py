@@ -31,6 +31,7 @@ READABLE: dict[str, Callable[[Principal], QuerySet[Any]]] = {
     "FinancingApplication": scoping.readable_financing,
     "Announcement": scoping.readable_announcements,
     "AuditEntry": scoping.readable_audit_entries,
+    "ManualPayout": scoping.readable_payouts,
 }
 
 

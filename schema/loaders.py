@@ -27,6 +27,7 @@ from models import (
     CardProduct,
     CardProductStore,
     Category,
+    ChannelRefund,
     ComplaintEvent,
     CreditFactor,
     CreditScore,
@@ -164,6 +165,14 @@ class Loaders:
     @cached_property
     def refund_request(self) -> DataLoader[int, RefundRequest | None]:
         return _by_key(RefundRequest)
+
+    @cached_property
+    def channel_refund(self) -> DataLoader[int, ChannelRefund | None]:
+        return _by_key(ChannelRefund)
+
+    @cached_property
+    def channel_refunds_by_transfer(self) -> DataLoader[int, list[ChannelRefund]]:
+        return _grouped(ChannelRefund, "transfer_id", ("id",), prime=self.channel_refund)
 
     @cached_property
     def stores_by_merchant(self) -> DataLoader[int, list[Store]]:

@@ -24,6 +24,7 @@ from schema.ids import MAX_KEY, decode_any, is_key
 from schema.merchants import CardProduct, Merchant, Store
 from schema.node import Node
 from schema.payments import PaymentOrder
+from schema.payouts import ManualPayout
 from schema.permissions import anyone
 from schema.refunds import RefundRequest
 from schema.risk import RiskAlert
@@ -44,6 +45,7 @@ WRAP: dict[str, Callable[[Any], Node]] = {
     "FinancingApplication": FinancingApplication.of,
     "Announcement": Announcement.of,
     "AuditEntry": AuditEntry.of,
+    "ManualPayout": ManualPayout.of,
 }
 assert set(WRAP) == set(node.READABLE)
 

@@ -19,6 +19,7 @@ from schema.enums import RefundStatus
 from schema.ids import decode_id, encode_id
 from schema.node import Node
 from schema.pagination import Connection, to_connection
+from schema.payouts import ChannelRefund
 from schema.permissions import allow
 from schema.scalars import Money
 
@@ -58,6 +59,16 @@ class RefundRequest(Node):
     @strawberry.field
     def decision_note(self) -> str | None:
         return self.row.decision_note
+
+    @strawberry.field(
+        description="The refund's cash on its way back through the payment channel, one per "
+        "payment it goes back against; empty when it was paid the one-step way."
+    )
+    async def channel_refunds(self, info: Info) -> list[ChannelRefund]:
+        if self.row.transfer_id is None:
+            return []
+        rows = await info.context.loaders.channel_refunds_by_transfer.load(self.row.transfer_id)
+        return [ChannelRefund.of(row) for row in rows]
 
     @strawberry.field
     async def transaction(self, info: Info) -> Transaction | None:

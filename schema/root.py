@@ -21,6 +21,7 @@ from schema.merchants import MerchantsQuery
 from schema.node_field import NodeQuery
 from schema.onboarding import OnboardingMutation, OnboardingQuery
 from schema.payments import PaymentsMutation, PaymentsQuery
+from schema.payouts import PayoutsMutation, PayoutsQuery
 from schema.refunds import RefundsMutation, RefundsQuery
 from schema.risk import RiskMutation, RiskQuery, RiskSubscription
 from schema.supervision import SupervisionMutation, SupervisionQuery
@@ -35,6 +36,7 @@ Query = merge_types(
         CardsQuery,
         PaymentsQuery,
         RefundsQuery,
+        PayoutsQuery,
         ComplaintsQuery,
         RiskQuery,
         FinancingQuery,
@@ -51,6 +53,7 @@ Mutation = merge_types(
         CardsMutation,
         PaymentsMutation,
         RefundsMutation,
+        PayoutsMutation,
         LedgerMutation,
         ComplaintsMutation,
         CreditMutation,

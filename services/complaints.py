@@ -28,7 +28,7 @@ from models.enums import (
     RiskAlertKind,
     Role,
 )
-from services import audit, credit_scores, events, risk
+from services import audit, channel_refunds, credit_scores, events, risk
 from services.refunds import refund_card
 from settings import get_settings
 
@@ -252,6 +252,7 @@ async def resolve(
             details={"outcome": outcome.value, "refund": refund_transfer is not None},
         )
     if refund_transfer is not None:
+        await channel_refunds.send_for_transfers([refund_transfer.id])
         await events.card_transaction(refund_transfer, owner_id=owner_id)
     credit_scores.schedule_recompute(complaint.merchant_id)
     return await Complaint.get(id=complaint.id)
@@ -264,7 +265,9 @@ async def _refund_ordered(
     card = await Card.get(id=card_id)
     if card.status is CardStatus.REFUNDED:
         raise InvalidState("The card is already refunded")
-    _card, transfer = await refund_card(card_id, initiated_by_id=regulator_id, now=now)
+    _card, transfer = await refund_card(
+        card_id, initiated_by_id=regulator_id, reason="Complaint upheld", now=now
+    )
     decision = {
         "status": RefundStatus.APPROVED,
         "decided_at": now,

@@ -2,14 +2,15 @@
 
 Each step is a conditional update or otherwise safe to run in several servers at once:
 escalate overdue complaints, forget idempotency keys past retention, close payment orders
-nobody paid (after asking the channel), and run the risk rules over every merchant.
+nobody paid (after asking the channel), send again channel refunds the channel could not
+take and ask after those it left processing, and run the risk rules over every merchant.
 """
 
 from __future__ import annotations
 
 import logging
 
-from services import complaints, idempotency, payment_orders, risk
+from services import channel_refunds, complaints, idempotency, payment_orders, risk
 
 log = logging.getLogger("anfu.maintenance")
 
@@ -24,6 +25,9 @@ async def run_round() -> None:
     closed = await payment_orders.close_expired()
     if closed:
         log.info("closed %d unpaid payment order(s)", closed)
+    refunds = await channel_refunds.sweep()
+    if refunds.sent or refunds.queried:
+        log.info("channel refunds: %d sent again, %d asked after", refunds.sent, refunds.queried)
     swept = await risk.sweep()
     if swept.raised:
         log.info("raised %d risk alert(s) over %d merchants", swept.raised, swept.merchants)

@@ -22,15 +22,20 @@ from core.principal import Principal
 from models import Card, Merchant, RefundRequest
 from models.enums import CardStatus, MerchantStatus, RefundStatus, TransferKind
 from models.ledger import Transfer
-from services import audit, events, ledger
+from services import audit, channel_refunds, events, ledger
 from services.cards import is_expired
 from services.ledger import CardSnapshot, credit, debit
 
+# What an approved refund request says at the payment channel.
+CHANNEL_REASON = "Refund request approved"
+
 
 async def refund_card(
-    card_id: int, *, initiated_by_id: int | None, now: datetime | None = None
+    card_id: int, *, initiated_by_id: int | None, reason: str, now: datetime | None = None
 ) -> tuple[Card, Transfer]:
-    """Pay the card's cash value back and end it. Call inside a database transaction."""
+    """Pay the card's cash value back and end it. Call inside a database transaction; after it
+    commits, send what went through a payment channel with
+    `channel_refunds.send_for_transfers`. `reason` is what the channel's refund says."""
     card = await Card.filter(id=card_id).select_for_update(no_key=True).first()
     if card is None:
         raise NotFound("No such card")
@@ -51,6 +56,9 @@ async def refund_card(
     )
     if updated != 1:
         raise InvalidState("The card changed while it was being refunded; try again")
+    # Cash paid through a channel goes back through it, against the payments that brought it
+    # (their channel's clearing account); the rest (the sandbox) to consumer_funds as ever.
+    plan = await channel_refunds.allocate(card.id, cash)
     transfer = await ledger.record_transfer(
         kind=TransferKind.REFUND,
         merchant_id=card.merchant_id,
@@ -62,9 +70,16 @@ async def refund_card(
         legs=[
             debit(ledger.escrow_account(card.merchant_id), escrow),
             debit(ledger.settlement_account(card.merchant_id), cash - escrow),
-            credit(ledger.CONSUMER_FUNDS, cash),
+            *(
+                credit(ledger.channel_clearing_account(name), amount)
+                for name, amount in plan.by_channel().items()
+            ),
+            credit(ledger.CONSUMER_FUNDS, plan.elsewhere_fen),
         ],
         created_at=now,
+    )
+    await channel_refunds.record(
+        plan, card_id=card.id, transfer_id=transfer.id, reason=reason, now=now
     )
     card.balance_fen = card.cash_value_fen = card.escrow_held_fen = 0
     card.status = CardStatus.REFUNDED
@@ -124,7 +139,9 @@ async def request_refund(*, principal: Principal, card_id: int, reason: str) -> 
             await _freeze(card)
         transfer = None
         if automatic:
-            _, transfer = await refund_card(card.id, initiated_by_id=user_id, now=now)
+            _, transfer = await refund_card(
+                card.id, initiated_by_id=user_id, reason=automatic, now=now
+            )
             request.status = RefundStatus.APPROVED
             request.decided_at = now
             request.decision_note = automatic
@@ -132,6 +149,7 @@ async def request_refund(*, principal: Principal, card_id: int, reason: str) -> 
             request.amount_fen = transfer.cash_amount_fen
             await request.save()
     if transfer is not None:
+        await channel_refunds.send_for_transfers([transfer.id])
         await events.card_transaction(transfer, owner_id=user_id)
     return request
 
@@ -173,7 +191,7 @@ async def decide_refund(
             raise InvalidState("The refund request was decided meanwhile")
         if approve:
             _card, transfer = await refund_card(
-                request.card_id, initiated_by_id=principal.user_id, now=now
+                request.card_id, initiated_by_id=principal.user_id, reason=CHANNEL_REASON, now=now
             )
             await RefundRequest.filter(id=request.id).update(
                 transfer_id=transfer.id, amount_fen=transfer.cash_amount_fen
@@ -191,6 +209,7 @@ async def decide_refund(
                 reason=note,
             )
     if transfer is not None:
+        await channel_refunds.send_for_transfers([transfer.id])
         card = await Card.get(id=request.card_id)
         await events.card_transaction(transfer, owner_id=card.owner_id)
     return await RefundRequest.get(id=request.id)

@@ -26,7 +26,7 @@ from models.enums import (
     StoreStatus,
 )
 from models.ledger import Transfer
-from services import audit, credit_scores, events
+from services import audit, channel_refunds, credit_scores, events
 from services.money import format_money
 from services.refunds import refund_card
 
@@ -128,7 +128,11 @@ async def close_merchant(*, principal: Principal, merchant_id: int, reason: str)
         )
         shortfall = sum(card.cash_value_fen - card.escrow_held_fen for card in live)
         for card in live:
-            refunded.append(await refund_card(card.id, initiated_by_id=regulator_id, now=now))
+            refunded.append(
+                await refund_card(
+                    card.id, initiated_by_id=regulator_id, reason="Merchant closed", now=now
+                )
+            )
         await _settle_pending_requests(merchant.id, regulator_id, refunded, now)
         await CardProduct.filter(merchant_id=merchant.id).update(status=CardProductStatus.RETIRED)
         await Store.filter(merchant_id=merchant.id, status=StoreStatus.OPEN).update(
@@ -149,6 +153,7 @@ async def close_merchant(*, principal: Principal, merchant_id: int, reason: str)
                 "shortfall": format_money(shortfall),
             },
         )
+    await channel_refunds.send_for_transfers([transfer.id for _card, transfer in refunded])
     await public_cache.changed(
         public_cache.CATEGORIES, public_cache.MERCHANTS, public_cache.merchant_family(merchant.id)
     )
