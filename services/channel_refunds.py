@@ -26,7 +26,7 @@ from models import PaymentOrder
 from models.enums import ChannelRefundStatus, PaymentOrderStatus
 from models.payments import ChannelRefund
 from services import payments, payouts
-from services.payment_notices import UnknownPayment
+from services.payment_orders import UnknownPayment
 
 log = logging.getLogger("anfu.channel_refunds")
 

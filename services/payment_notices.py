@@ -19,14 +19,11 @@ from core import clock, public_cache
 from core.errors import DomainError, NotFound
 from models import Card, CardProduct, ChannelRefund, PaymentOrder, Transfer
 from models.enums import PaymentOrderKind, PaymentOrderStatus
-from services import cards, events, ledger, risk
+from services import cards, channel_refunds, events, ledger, risk
+from services.payment_orders import UnknownPayment
 
 log = logging.getLogger("anfu.payments")
 _SETTLED = (PaymentOrderStatus.PAID, PaymentOrderStatus.REFUNDED)
-
-
-class UnknownPayment(NotFound):
-    """A notification about an order or refund this platform never made."""
 
 
 async def apply(notification: Notification) -> None:
@@ -34,8 +31,6 @@ async def apply(notification: Notification) -> None:
     if notification.payment is not None and notification.event_type == "TRANSACTION.SUCCESS":
         await apply_payment(notification.payment)
     elif notification.refund is not None and notification.event_type.startswith("REFUND."):
-        from services import channel_refunds
-
         await channel_refunds.apply_refund_notice(notification.refund)
     else:
         log.info("notification %s: %s ignored", notification.id, notification.event_type)
@@ -74,8 +69,6 @@ async def apply_payment(payment: ChannelPayment) -> PaymentOrder:
                 **paid,
             )
         else:
-            from services import channel_refunds
-
             await PaymentOrder.filter(id=locked.id).update(
                 status=PaymentOrderStatus.REFUNDED, status_reason=reason, **paid
             )
@@ -84,8 +77,6 @@ async def apply_payment(payment: ChannelPayment) -> PaymentOrder:
     if transfer is not None:
         await _announce(transfer, order)
     if returned is not None:
-        from services import channel_refunds
-
         await channel_refunds.send_pending([returned.id])
     return await PaymentOrder.get(id=order.id)
 

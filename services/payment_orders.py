@@ -21,7 +21,7 @@ from tortoise.exceptions import IntegrityError
 
 from channel.interface import ChannelError, PaymentChannel, PaymentRequest
 from core import clock
-from core.errors import BadInput, DomainError, ErrorCode, InvalidState
+from core.errors import BadInput, DomainError, ErrorCode, InvalidState, NotFound
 from core.principal import Principal
 from models import CardProduct, PaymentOrder
 from models.enums import PaymentOrderKind, PaymentOrderStatus
@@ -37,6 +37,10 @@ class ChannelUnavailable(DomainError):
     """The channel did not answer; the order is kept and the same key may be tried again."""
 
     code = ErrorCode.INVALID_STATE
+
+
+class UnknownPayment(NotFound):
+    """A notification about an order or refund this platform never made."""
 
 
 @dataclass(frozen=True)

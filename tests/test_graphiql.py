@@ -81,9 +81,7 @@ async def test_every_asset_the_page_names_is_served(page):
 
 async def test_production_serves_no_graphiql_assets(page):
     asset = next(url for url in references(page.text) if url.endswith(".js"))
-    production = Settings(
-        anfu_env="production", anfu_jwt_secret="s" * MIN_JWT_SECRET_BYTES, demo_deployment=True
-    )
+    production = Settings(anfu_env="production", anfu_jwt_secret="s" * MIN_JWT_SECRET_BYTES)
 
     response = await get(production, urljoin(PAGE_URL, asset))
 

@@ -16,9 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
 
+from channel import crypto
 from channel.wechat import WeChatPayChannel
 from models import Card, ChannelRefund, Merchant, PaymentOrder, Posting, Transfer
 from models.enums import (
@@ -125,12 +124,10 @@ async def test_a_card_bought_the_two_step_way(client, paying):
     message = "".join(
         f"{payment[name]}\n" for name in ("appId", "timeStamp", "nonceStr", "package")
     )
-    public_key = serialization.load_pem_public_key(paying.keys.merchant_public_key.read_bytes())
-    public_key.verify(  # type: ignore[union-attr,call-arg]
-        base64.b64decode(payment["paySign"]),
-        message.encode(),
-        padding.PKCS1v15(),  # type: ignore[arg-type]
-        hashes.SHA256(),  # type: ignore[arg-type]
+    public_key = crypto.load_public_key(paying.keys.merchant_public_key)
+    assert crypto.verify(public_key, message, payment["paySign"])
+    assert not crypto.verify(
+        public_key, message.replace("prepay_id", "prepay_xd"), payment["paySign"]
     )
 
     await paid(paying, created)

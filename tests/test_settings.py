@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -183,7 +184,7 @@ def test_the_wechat_channel_needs_its_keys_and_a_32_byte_apiv3_key(monkeypatch):
     monkeypatch.setenv("ANFU_PAYMENT_CHANNEL", "wechat")
     with pytest.raises(ValidationError, match="needs WECHATPAY_MCHID, WECHATPAY_APPID"):
         Settings()
-    complete = {
+    complete: dict[str, Any] = {
         "wechatpay_mchid": "1900000109",
         "wechatpay_appid": "wx0000000000000001",
         "wechatpay_private_key_path": "/keys/apiclient_key.pem",

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from channel.interface import NotificationRejected
-from services import payment_notices, payments
+from services import payment_notices, payment_orders, payments
 
 log = logging.getLogger("anfu.payments")
 
@@ -40,7 +40,7 @@ async def wechat_notify(request: Request) -> Response:
         return _fail(401, "签名验证失败")
     try:
         await payment_notices.apply(notification)
-    except payment_notices.UnknownPayment as unknown:
+    except payment_orders.UnknownPayment as unknown:
         log.warning("notification %s: %s", notification.id, unknown.message)
         return _fail(404, "订单不存在")
     except Exception:
