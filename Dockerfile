@@ -13,6 +13,7 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels -r requirements.lock
 COPY pyproject.toml README.md ./
 # Every package pyproject.toml installs (tests/test_deployment.py keeps this list complete).
 COPY auth auth
+COPY channel channel
 COPY cli cli
 COPY core core
 COPY graphiql graphiql

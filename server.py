@@ -43,6 +43,7 @@ import graphiql
 import plans
 from auth import sessions
 from auth.tokens import VerifiedToken
+from channel.interface import PaymentChannel
 from core import cache
 from core.errors import ErrorCode, RateLimited, Unauthenticated
 from schema import schema_for
@@ -50,12 +51,13 @@ from schema.context import Context
 from schema.errors import classify_all
 from schema.limits import Limits
 from schema.persisted import names_a_document, with_document_id
-from services import complaints, events, idempotency, limits, risk
+from services import events, limits, maintenance, payments
 from services.persisted import policy_from_settings
 from settings import Settings, get_settings
 from transport import access_log, metrics
 from transport.graphql_http import GraphQLOverHTTP
 from transport.middleware import BodyLimit
+from transport.payment_notify import wechat_notify
 from transport.responses import internal_error
 
 log = logging.getLogger("anfu.server")
@@ -287,27 +289,29 @@ async def readyz(_request: Request) -> Response:
 
 
 async def maintain_forever(interval_seconds: float, stop: asyncio.Event) -> None:
-    """Now and then: escalate overdue complaints, forget idempotency keys past retention and run
-    the risk rules over every merchant (services/risk.py `sweep`). Several servers doing it at
-    once is harmless (each change is a conditional update; alerts of one merchant are recorded
-    one at a time). Returns once `stop` is set, after the round under way."""
+    """A maintenance round (services/maintenance.py) every interval; returns once `stop` is
+    set, after the round under way."""
     while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval_seconds)
         if stop.is_set():
             return
         try:
-            escalated = await complaints.sweep_unanswered()
-            if escalated:
-                log.info("escalated %d overdue complaint(s) to mediation", escalated)
-            forgotten = await idempotency.forget_expired()
-            if forgotten:
-                log.info("forgot %d idempotency key(s) past retention", forgotten)
-            swept = await risk.sweep()
-            if swept.raised:
-                log.info("raised %d risk alert(s) over %d merchants", swept.raised, swept.merchants)
+            await maintenance.run_round()
         except Exception:
             log.exception("maintenance failed; trying again later")
+
+
+def open_payment_channel(settings: Settings) -> PaymentChannel | None:
+    """The two-step channel the settings name, installed for the services; None for the
+    sandbox (or when a test installed one itself)."""
+    if settings.payment_channel != "wechat" or payments.channel() is not None:
+        return None
+    from channel.wechat import WeChatPayChannel
+
+    opened = WeChatPayChannel.from_settings(settings)
+    payments.use_channel(opened)
+    return opened
 
 
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
@@ -320,6 +324,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             await Tortoise.init(config=settings.tortoise_config(), _enable_global_fallback=True)
         if settings.cache_url.startswith(("redis://", "rediss://")):
             events.use_bus(events.RedisBus(settings.cache_url))
+        opened_channel = open_payment_channel(settings)
         stop = asyncio.Event()
         sweeper = asyncio.create_task(maintain_forever(settings.maintenance_seconds, stop))
         sampler = (
@@ -342,6 +347,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             metrics.process_exits()
+            if opened_channel is not None:
+                payments.use_channel(None)
+                await opened_channel.aclose()
             await events.bus().close()
             await cache.close_cache()
             if manage_database:
@@ -354,6 +362,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/payments/wechat/notify", wechat_notify, methods=["POST"]),
     ]
     if settings.serves_metrics:
         routes.append(Route("/metrics", metrics.metrics))

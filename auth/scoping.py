@@ -22,6 +22,7 @@ from models import (
     Complaint,
     FinancingApplication,
     Merchant,
+    PaymentOrder,
     ReconciliationDifference,
     ReconciliationReport,
     RefundRequest,
@@ -172,6 +173,18 @@ def readable_refund_requests(principal: Principal) -> QuerySet[RefundRequest]:
     if principal.is_merchant:
         return RefundRequest.filter(merchant_id=principal.merchant_id)
     return _nothing(RefundRequest)
+
+
+def readable_payment_orders(principal: Principal) -> QuerySet[PaymentOrder]:
+    """A consumer's own orders, a merchant's sales waiting for or paid through the channel,
+    every order for regulators."""
+    if principal.is_regulator:
+        return PaymentOrder.all()
+    if principal.is_consumer:
+        return PaymentOrder.filter(user_id=principal.user_id)
+    if principal.is_merchant:
+        return PaymentOrder.filter(merchant_id=principal.merchant_id)
+    return _nothing(PaymentOrder)
 
 
 def decides_refunds(principal: Principal) -> bool:

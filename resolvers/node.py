@@ -25,6 +25,7 @@ READABLE: dict[str, Callable[[Principal], QuerySet[Any]]] = {
     "Card": scoping.readable_cards,
     "Transaction": scoping.readable_transactions,
     "RefundRequest": scoping.readable_refund_requests,
+    "PaymentOrder": scoping.readable_payment_orders,
     "Complaint": scoping.readable_complaints,
     "RiskAlert": scoping.readable_risk_alerts,
     "FinancingApplication": scoping.readable_financing,

@@ -23,6 +23,7 @@ from schema.financing import FinancingApplication
 from schema.ids import MAX_KEY, decode_any, is_key
 from schema.merchants import CardProduct, Merchant, Store
 from schema.node import Node
+from schema.payments import PaymentOrder
 from schema.permissions import anyone
 from schema.refunds import RefundRequest
 from schema.risk import RiskAlert
@@ -37,6 +38,7 @@ WRAP: dict[str, Callable[[Any], Node]] = {
     "Card": Card.of,
     "Transaction": Transaction.of,
     "RefundRequest": RefundRequest.of,
+    "PaymentOrder": PaymentOrder.of,
     "Complaint": Complaint.of,
     "RiskAlert": RiskAlert.of,
     "FinancingApplication": FinancingApplication.of,

@@ -20,6 +20,7 @@ from schema.merchant_mutations import MerchantsMutation
 from schema.merchants import MerchantsQuery
 from schema.node_field import NodeQuery
 from schema.onboarding import OnboardingMutation, OnboardingQuery
+from schema.payments import PaymentsMutation, PaymentsQuery
 from schema.refunds import RefundsMutation, RefundsQuery
 from schema.risk import RiskMutation, RiskQuery, RiskSubscription
 from schema.supervision import SupervisionMutation, SupervisionQuery
@@ -32,6 +33,7 @@ Query = merge_types(
         MerchantsQuery,
         OnboardingQuery,
         CardsQuery,
+        PaymentsQuery,
         RefundsQuery,
         ComplaintsQuery,
         RiskQuery,
@@ -47,6 +49,7 @@ Mutation = merge_types(
         MerchantsMutation,
         OnboardingMutation,
         CardsMutation,
+        PaymentsMutation,
         RefundsMutation,
         LedgerMutation,
         ComplaintsMutation,

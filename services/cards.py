@@ -167,56 +167,17 @@ async def purchase(*, principal: Principal, product_id: int, idempotency_key: st
     )
     if existing:
         return existing
-    product = await CardProduct.get_or_none(id=product_id).prefetch_related("merchant")
-    if product is None:
-        raise NotFound("No such card product")
-    merchant: Merchant = product.merchant
-    check_merchant_sells(merchant)
-    if product.status is not CardProductStatus.ACTIVE:
-        raise InvalidState(f"{product.name} is {product.status.value.lower()} and not on sale")
-    price = product.price_fen
-    await _check_limits(user_id, merchant.id, price, price)
+    refuse_one_step("purchaseCard")
+    product = await check_purchase(user_id, product_id)
 
     async def issue() -> Transfer:
-        await _lock_owner(user_id)
-        seller = await _lock_seller(merchant.id, product.id)
-        await _check_limits(user_id, merchant.id, price, price)
-        now = clock.now()
-        escrow = custody_share(seller.custody_ratio_bp, price)
-        card = await Card.create(
-            card_number=_new_card_number(),
-            owner_id=user_id,
-            product_id=product.id,
-            merchant_id=merchant.id,
-            balance_fen=product.face_value_fen,
-            cash_value_fen=price,
-            escrow_held_fen=escrow,
-            custody_ratio_bp=seller.custody_ratio_bp,
-            issued_at=now,
-            expires_at=now + timedelta(days=product.validity_days),
-            cooling_off_ends_at=now + timedelta(days=get_settings().cooling_off_days),
-        )
-        return await ledger.record_transfer(
-            kind=TransferKind.PURCHASE,
-            merchant_id=merchant.id,
-            card_id=card.id,
-            initiated_by_id=user_id,
-            amount_fen=product.face_value_fen,
-            cash_amount_fen=price,
-            after=CardSnapshot(product.face_value_fen, price, escrow),
-            legs=[
-                debit(ledger.CONSUMER_FUNDS, price),
-                credit(ledger.escrow_account(merchant.id), escrow),
-                credit(ledger.settlement_account(merchant.id), price - escrow),
-            ],
-            created_at=now,
-        )
+        return await issue_card(user_id=user_id, product=product, source=ledger.CONSUMER_FUNDS)
 
     try:
         return await _paid(
             user_id,
             idempotency_key,
-            price,
+            product.price_fen,
             lambda: record_once(
                 user_id, idempotency_key, "purchaseCard", {"product": product_id}, issue
             ),
@@ -236,6 +197,49 @@ async def top_up(
     existing = await replay_if_known(user_id, idempotency_key, "topUpCard", arguments)
     if existing:
         return existing
+    refuse_one_step("topUpCard")
+    card = await check_top_up(principal, card_id, pay_fen)
+
+    async def add() -> Transfer:
+        return await add_value(
+            user_id=user_id,
+            card=card,
+            product=card.product,
+            pay_fen=pay_fen,
+            source=ledger.CONSUMER_FUNDS,
+        )
+
+    return await _paid(
+        user_id,
+        idempotency_key,
+        pay_fen,
+        lambda: record_once(user_id, idempotency_key, "topUpCard", arguments, add),
+    )
+
+
+def refuse_one_step(mutation: str) -> None:
+    """With a two-step channel the card waits for the channel's word that the money came."""
+    if payments.channel() is not None:
+        raise InvalidState(
+            f"Payments here take two steps: {mutation} is not available; call "
+            "createPaymentOrder and pay in the mini-program"
+        )
+
+
+async def check_purchase(user_id: int, product_id: int) -> CardProduct:
+    """The rules a purchase must pass before anyone pays (checked again when the card is issued)."""
+    product = await CardProduct.get_or_none(id=product_id).prefetch_related("merchant")
+    if product is None:
+        raise NotFound("No such card product")
+    check_merchant_sells(product.merchant)
+    if product.status is not CardProductStatus.ACTIVE:
+        raise InvalidState(f"{product.name} is {product.status.value.lower()} and not on sale")
+    await _check_limits(user_id, product.merchant_id, product.price_fen, product.price_fen)
+    return product
+
+
+async def check_top_up(principal: Principal, card_id: int, pay_fen: int) -> Card:
+    """The rules a top-up must pass before anyone pays (checked again when value is added)."""
     require_positive(pay_fen, "payment")
     card = (
         await scoping.writable_cards(principal)
@@ -249,42 +253,85 @@ async def top_up(
     if product.status is not CardProductStatus.ACTIVE:
         raise InvalidState(f"{product.name} is {product.status.value.lower()} and not on sale")
     check_card_usable(card)
+    if face_value_for_payment(pay_fen, product.price_fen, product.face_value_fen) <= 0:
+        raise InvalidState("The payment is too small to add any value")
+    await _check_limits(
+        principal.require_user(), card.merchant_id, card.cash_value_fen + pay_fen, pay_fen
+    )
+    return card
+
+
+async def issue_card(*, user_id: int, product: CardProduct, source: str) -> Transfer:
+    """Inside a transaction: check again under locks, issue the card and record its PURCHASE,
+    the price coming from `source` (the outside world, or a channel's clearing account). A rule
+    that fails raises before anything is written."""
+    await _lock_owner(user_id)
+    seller = await _lock_seller(product.merchant_id, product.id)
+    price = product.price_fen
+    await _check_limits(user_id, seller.id, price, price)
+    now = clock.now()
+    escrow = custody_share(seller.custody_ratio_bp, price)
+    card = await Card.create(
+        card_number=_new_card_number(),
+        owner_id=user_id,
+        product_id=product.id,
+        merchant_id=seller.id,
+        balance_fen=product.face_value_fen,
+        cash_value_fen=price,
+        escrow_held_fen=escrow,
+        custody_ratio_bp=seller.custody_ratio_bp,
+        issued_at=now,
+        expires_at=now + timedelta(days=product.validity_days),
+        cooling_off_ends_at=now + timedelta(days=get_settings().cooling_off_days),
+    )
+    return await ledger.record_transfer(
+        kind=TransferKind.PURCHASE,
+        merchant_id=seller.id,
+        card_id=card.id,
+        initiated_by_id=user_id,
+        amount_fen=product.face_value_fen,
+        cash_amount_fen=price,
+        after=CardSnapshot(product.face_value_fen, price, escrow),
+        legs=[
+            debit(source, price),
+            credit(ledger.escrow_account(seller.id), escrow),
+            credit(ledger.settlement_account(seller.id), price - escrow),
+        ],
+        created_at=now,
+    )
+
+
+async def add_value(
+    *, user_id: int, card: Card, product: CardProduct, pay_fen: int, source: str
+) -> Transfer:
+    """Inside a transaction: check again under locks, add `pay_fen` of cash to the card at its
+    product's ratio and record the TOP_UP from `source`. A failed rule writes nothing."""
     added_face = face_value_for_payment(pay_fen, product.price_fen, product.face_value_fen)
     if added_face <= 0:
         raise InvalidState("The payment is too small to add any value")
-    await _check_limits(user_id, card.merchant_id, card.cash_value_fen + pay_fen, pay_fen)
-
-    async def add_value() -> Transfer:
-        await _lock_owner(user_id)
-        await _lock_seller(card.merchant_id, product.id)
-        locked = await lock_card(card.id)
-        check_card_usable(locked)
-        cash = locked.cash_value_fen + pay_fen
-        await _check_limits(user_id, locked.merchant_id, cash, pay_fen)
-        balance = locked.balance_fen + added_face
-        escrow = custody_share(locked.custody_ratio_bp, cash)
-        into_escrow = escrow - locked.escrow_held_fen
-        await save_card_money(locked, balance=balance, cash=cash, escrow=escrow)
-        return await ledger.record_transfer(
-            kind=TransferKind.TOP_UP,
-            merchant_id=locked.merchant_id,
-            card_id=locked.id,
-            initiated_by_id=user_id,
-            amount_fen=added_face,
-            cash_amount_fen=pay_fen,
-            after=CardSnapshot(balance, cash, escrow),
-            legs=[
-                debit(ledger.CONSUMER_FUNDS, pay_fen),
-                credit(ledger.escrow_account(locked.merchant_id), into_escrow),
-                credit(ledger.settlement_account(locked.merchant_id), pay_fen - into_escrow),
-            ],
-        )
-
-    return await _paid(
-        user_id,
-        idempotency_key,
-        pay_fen,
-        lambda: record_once(user_id, idempotency_key, "topUpCard", arguments, add_value),
+    await _lock_owner(user_id)
+    await _lock_seller(card.merchant_id, product.id)
+    locked = await lock_card(card.id)
+    check_card_usable(locked)
+    cash = locked.cash_value_fen + pay_fen
+    await _check_limits(user_id, locked.merchant_id, cash, pay_fen)
+    balance = locked.balance_fen + added_face
+    escrow = custody_share(locked.custody_ratio_bp, cash)
+    into_escrow = escrow - locked.escrow_held_fen
+    await save_card_money(locked, balance=balance, cash=cash, escrow=escrow)
+    return await ledger.record_transfer(
+        kind=TransferKind.TOP_UP,
+        merchant_id=locked.merchant_id,
+        card_id=locked.id,
+        initiated_by_id=user_id,
+        amount_fen=added_face,
+        cash_amount_fen=pay_fen,
+        after=CardSnapshot(balance, cash, escrow),
+        legs=[
+            debit(source, pay_fen),
+            credit(ledger.escrow_account(locked.merchant_id), into_escrow),
+            credit(ledger.settlement_account(locked.merchant_id), pay_fen - into_escrow),
+        ],
     )
 
 

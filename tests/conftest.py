@@ -42,6 +42,10 @@ for _name in (
 # tests/test_public_cache.py turns it on where it tests it.
 os.environ.setdefault("PUBLIC_CACHE_ENTRIES", "0")
 
+# The suite pays through the sandbox channel, in production mode too, unless a test installs
+# WeChat Pay (tests/payment_support.py); tests/test_settings.py checks production refuses it.
+os.environ.setdefault("ANFU_DEMO", "1")
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 BACKEND = "postgres" if TEST_DATABASE_URL else "sqlite"

@@ -68,7 +68,6 @@ async def live_server(
         "DATABASE_URL": database_url,
         "CACHE_URL": os.environ.get("TEST_REDIS_URL") or "memory://",
         "ANFU_ENV": "production",
-        "ANFU_DEMO": "1",  # the sandbox payment channel, unless a test configures WeChat Pay
         "ANFU_JWT_SECRET": secrets.token_urlsafe(48),
         **(settings or {}),
         **environment,

@@ -167,3 +167,32 @@ async def test_production_still_answers_queries_over_get(client):
 
     assert response.status_code == 200
     assert {"code": "LAUNDRY"} in response.json()["data"]["categories"]
+
+
+def test_production_refuses_the_sandbox_channel_unless_a_demo(monkeypatch):
+    monkeypatch.setenv("ANFU_DEMO", "0")
+    with pytest.raises(
+        ValidationError, match="ANFU_PAYMENT_CHANNEL=sandbox approves every payment"
+    ):
+        Settings(anfu_env="production", anfu_jwt_secret=STRONG_SECRET)
+    monkeypatch.setenv("ANFU_DEMO", "1")
+    assert Settings(anfu_env="production", anfu_jwt_secret=STRONG_SECRET).is_production
+
+
+def test_the_wechat_channel_needs_its_keys_and_a_32_byte_apiv3_key(monkeypatch):
+    monkeypatch.setenv("ANFU_PAYMENT_CHANNEL", "wechat")
+    with pytest.raises(ValidationError, match="needs WECHATPAY_MCHID, WECHATPAY_APPID"):
+        Settings()
+    complete = {
+        "wechatpay_mchid": "1900000109",
+        "wechatpay_appid": "wx0000000000000001",
+        "wechatpay_private_key_path": "/keys/apiclient_key.pem",
+        "wechatpay_cert_serial": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+        "wechatpay_public_key_path": "/keys/pub_key.pem",
+        "wechatpay_public_key_id": "PUB_KEY_ID_0000000000000024101100397200000006",
+        "wechatpay_notify_url": "https://anfu.example/payments/wechat/notify",
+    }
+    with pytest.raises(ValidationError, match="WECHATPAY_APIV3_KEY must be 32 bytes"):
+        Settings(wechatpay_apiv3_key="short", **complete)
+    settings = Settings(wechatpay_apiv3_key="k" * 32, **complete)
+    assert settings.payment_channel == "wechat"
