@@ -25,6 +25,7 @@ from schema.merchants import CardProduct, Merchant, Store
 from schema.node import Node
 from schema.payments import PaymentOrder
 from schema.permissions import anyone
+from schema.reconciliation import ReconciliationDifference, ReconciliationReport
 from schema.refunds import RefundRequest
 from schema.risk import RiskAlert
 from schema.supervision import AuditEntry
@@ -39,6 +40,8 @@ WRAP: dict[str, Callable[[Any], Node]] = {
     "Transaction": Transaction.of,
     "RefundRequest": RefundRequest.of,
     "PaymentOrder": PaymentOrder.of,
+    "ReconciliationReport": ReconciliationReport.of,
+    "ReconciliationDifference": ReconciliationDifference.of,
     "Complaint": Complaint.of,
     "RiskAlert": RiskAlert.of,
     "FinancingApplication": FinancingApplication.of,

@@ -21,6 +21,7 @@ from schema.merchants import MerchantsQuery
 from schema.node_field import NodeQuery
 from schema.onboarding import OnboardingMutation, OnboardingQuery
 from schema.payments import PaymentsMutation, PaymentsQuery
+from schema.reconciliation import ReconciliationMutation, ReconciliationQuery
 from schema.refunds import RefundsMutation, RefundsQuery
 from schema.risk import RiskMutation, RiskQuery, RiskSubscription
 from schema.supervision import SupervisionMutation, SupervisionQuery
@@ -39,6 +40,7 @@ Query = merge_types(
         RiskQuery,
         FinancingQuery,
         SupervisionQuery,
+        ReconciliationQuery,
         AnnouncementsQuery,
     ),
 )
@@ -57,6 +59,7 @@ Mutation = merge_types(
         RiskMutation,
         FinancingMutation,
         SupervisionMutation,
+        ReconciliationMutation,
         AnnouncementsMutation,
     ),
 )

@@ -290,8 +290,9 @@ def _refund_draft(
     row: BillRow | None,
     why: str,
 ) -> Draft:
-    ours = refund.amount_fen if refund else None
-    theirs = row.refund_fen if row else None
+    # Money out: negative, like a refund's share of the report's net amounts.
+    ours = -refund.amount_fen if refund else None
+    theirs = -row.refund_fen if row else None
     return Draft(
         kind,
         key,
