@@ -158,14 +158,15 @@ class ReconciliationQuery:
     async def reconciliation_reports(
         self,
         info: Info,
-        source: ReconciliationSource | None = None,
+        # Not `source`: strawberry's extensions take a parameter of that name.
+        source_: Annotated[ReconciliationSource | None, strawberry.argument(name="source")] = None,
         from_: Annotated[dt.date | None, strawberry.argument(name="from")] = None,
         to: dt.date | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[ReconciliationReport]:
         page = await reconciliation.reconciliation_reports(
-            info.context.principal, source, from_, to, first, after
+            info.context.principal, source_, from_, to, first, after
         )
         return to_connection(page, ReconciliationReport.of)
 

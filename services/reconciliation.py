@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
@@ -92,7 +92,9 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The day in the platform's time zone, as [start, end) instants."""
     zone = ZoneInfo(get_settings().timezone)
     start = datetime.combine(day, time(), tzinfo=zone)
-    return start, datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    # In UTC, as stored: SQLite compares the text.
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def local_time(moment: datetime) -> datetime:
