@@ -67,9 +67,7 @@ def test_an_mt940_line_changed_after_the_bank_wrote_it_does_not_add_up() -> None
         parse_mt940(tampered)
 
 
-def test_mt940_takes_the_reference_from_the_details_when_the_customer_reference_is_nonref() -> (
-    None
-):
+def test_mt940_takes_the_reference_from_the_details_when_the_customer_reference_is_nonref() -> None:
     text = (
         ":20:X\r\n:25:ANFU\r\n:28C:1/1\r\n:60F:C261201CNY0,00\r\n"
         ":61:2612011201C5,00NTRFNONREF//BANK1\r\n:86:存管指令 AF0000000099 escrow:merchant:3\r\n"
@@ -87,7 +85,7 @@ def test_what_is_not_mt940_is_refused() -> None:
 def test_the_csv_columns_are_found_by_their_headers_in_any_order() -> None:
     data = (
         "子账户,发生额,备注,交易参考号,借贷标志,交易日期\r\n"
-        "escrow:merchant:42,\"1,700.00\",x,AF0000000012,贷,20261201\r\n"
+        'escrow:merchant:42,"1,700.00",x,AF0000000012,贷,20261201\r\n'
         "7,0.50,y,AF0000000013,借,2026-12-01\r\n"
     ).encode("utf-8-sig")
     statement = parse_csv(data)

@@ -110,7 +110,11 @@ async def test_an_amount_planted_in_the_bill_is_the_one_difference_and_raises_a_
 ) -> None:
     world, consumer, day = await make_merchant(), await make_user(), fresh_day()
     orders = [await paid_order(world, consumer, at(day, hour)) for hour in (9, 10, 11)]
-    rows = [payment_row(orders[0]), payment_row(orders[1], amount_fen=69_000), payment_row(orders[2])]
+    rows = [
+        payment_row(orders[0]),
+        payment_row(orders[1], amount_fen=69_000),
+        payment_row(orders[2]),
+    ]
 
     report = await reconcile(day, rows)
 
@@ -276,9 +280,12 @@ async def test_a_regulator_explains_a_difference_and_its_alert_is_resolved(
     assert explained["explanation"] == "补单"
     # The rerun's difference about `two` still holds the alert open.
     assert explained["alert"]["status"] == "OPEN"
-    assert await ReconciliationDifference.filter(
-        reference=one.out_trade_no, explanation__isnull=True
-    ).count() == 0
+    assert (
+        await ReconciliationDifference.filter(
+            reference=one.out_trade_no, explanation__isnull=True
+        ).count()
+        == 0
+    )
     (about_two,) = await ReconciliationDifference.filter(reference=two.out_trade_no)
     again = await call(
         client,
