@@ -45,7 +45,7 @@ async def differences_of(report: ReconciliationReport) -> list[ReconciliationDif
 
 
 async def test_the_ledger_side_is_each_transfers_net_custody_movement(frozen_clock: Any) -> None:
-    day, lines, partial_id = await a_day_of_custody(frozen_clock)
+    _, lines, partial_id = await a_day_of_custody(frozen_clock)
     # A purchase into custody, the partial merchant's 60 % share, a redemption out of it.
     assert sorted(line.amount_fen for line in lines) == [-7_000, 42_000, 70_000]
     assert all(line.reference.startswith("AF") for line in lines)
