@@ -8,8 +8,10 @@ consumers and cards (the helpers in tests/support.py) and never rely on global c
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -189,6 +191,56 @@ def _in_background_work() -> bool:
     except RuntimeError:  # no running event loop
         return False
     return task is not None and task.get_name().startswith(background.TASK_PREFIX)
+
+
+class OutsideNetworkBlocked(RuntimeError):
+    """A test tried to reach a host outside this machine (WeChat Pay, a bank, anything)."""
+
+
+def _local_host(host: object) -> bool:
+    if host is None:
+        return True  # a passive (bind) lookup
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    name = name.strip("[]").split("%")[0].lower()
+    if name in ("localhost", "") or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+@pytest.fixture(autouse=True)
+def no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs offline: a connection (or a name lookup) to anything but the loopback
+    fails loudly. asyncio resolves through socket.getaddrinfo and connects through
+    socket.socket.connect, so both are guarded; unix sockets pass."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _local_host(address[0]):
+            raise OutsideNetworkBlocked(f"a test tried to connect to {address!r}")
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        check(sock, address)
+        real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        check(sock, address)
+        return real_connect_ex(sock, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _local_host(host):
+            raise OutsideNetworkBlocked(f"a test tried to look up {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture(autouse=True)

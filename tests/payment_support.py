@@ -1,0 +1,118 @@
+"""The WeChat Pay channel against the in-process simulator, for tests.
+
+    from tests.payment_support import wechat_fixture  # noqa: F401  (the fixture `wechat`)
+
+    async def test_x(wechat, client):
+        wechat.route_notifications_to(app)        # where notifications go (an ASGI app)
+        prepay_id = await wechat.channel.create_order(...)
+        await wechat.simulator.pay(prepay_id, duplicates=3, parallel=True)
+        await wechat.simulator.settle()           # every delivery done
+        wechat.simulator.deliveries               # what was sent, and the answers
+
+Nothing here installs the channel into the services (services.payments.use_channel): tests
+that want it do that themselves with `wechat.channel`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from channel.keys import TestKeys, generate_test_keys
+from channel.simulator import Simulator, SimulatorConfig
+from channel.wechat import WeChatPayChannel
+
+GATEWAY = "http://wechat.test"
+NOTIFY_URL = "http://anfu.test/payments/wechat/notify"
+
+_keys: TestKeys | None = None
+
+
+def test_keys() -> TestKeys:
+    """One set of keys for the session (RSA generation takes a while)."""
+    global _keys
+    if _keys is None:
+        _keys = generate_test_keys(Path(tempfile.mkdtemp(prefix="anfu-wechat-keys-")))
+    return _keys
+
+
+test_keys.__test__ = False  # type: ignore[attr-defined]
+
+
+class Clock:
+    """Seconds since the epoch, movable: the channel's `now`, for stale-timestamp tests."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        import time
+
+        return time.time() + self.offset
+
+
+@dataclass
+class WeChatFixture:
+    channel: WeChatPayChannel
+    simulator: Simulator
+    keys: TestKeys
+    clock: Clock  # the channel's clock: `clock.offset = 600` makes notifications look stale
+    settings_overrides: dict[str, Any]
+    _clients: list[httpx.AsyncClient]
+
+    def route_notifications_to(self, app: Any) -> httpx.AsyncClient:
+        """Deliver the simulator's notifications to this ASGI app (e.g. server.create_app())."""
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+        self._clients.append(client)
+        self.simulator.use_notifier(client)
+        return client
+
+    def settings(self, base: Any) -> Any:
+        """`base` (a settings.Settings) with the channel's settings."""
+        return base.model_copy(update=self.settings_overrides)
+
+
+def settings_overrides(keys: TestKeys) -> dict[str, Any]:
+    """The WECHATPAY_* settings (as Settings field names) for the simulator's keys."""
+    return {
+        "payment_channel": "wechat",
+        "wechatpay_gateway": GATEWAY,
+        "wechatpay_mchid": keys.mchid,
+        "wechatpay_appid": keys.appid,
+        "wechatpay_private_key_path": str(keys.merchant_private_key),
+        "wechatpay_cert_serial": keys.merchant_cert_serial,
+        "wechatpay_public_key_path": str(keys.platform_public_key),
+        "wechatpay_public_key_id": keys.platform_public_key_id,
+        "wechatpay_apiv3_key": keys.apiv3_key,
+        "wechatpay_notify_url": NOTIFY_URL,
+    }
+
+
+@pytest.fixture(name="wechat")
+async def wechat_fixture() -> AsyncIterator[WeChatFixture]:
+    """A WeChatPayChannel whose HTTP goes to a fresh in-process simulator."""
+    from settings import Settings
+
+    keys = test_keys()
+    simulator = Simulator(SimulatorConfig.from_keys(keys))
+    overrides = settings_overrides(keys)
+    clock = Clock()
+    channel = WeChatPayChannel.from_settings(
+        Settings().model_copy(update=overrides),
+        transport=httpx.ASGITransport(app=simulator.app),
+        now=clock,
+    )
+    fixture = WeChatFixture(channel, simulator, keys, clock, overrides, [])
+    try:
+        yield fixture
+    finally:
+        await simulator.aclose()
+        await channel.aclose()
+        for client in fixture._clients:
+            await client.aclose()
