@@ -16,8 +16,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
+from channel.bill import BillFormatError, BillRow, parse_trade_bill
 from channel.interface import BillUnavailable, ChannelError
 from models import ChannelRefund, PaymentOrder
 from models.enums import ChannelRefundStatus, DifferenceKind, PaymentOrderStatus
@@ -36,9 +36,6 @@ from services.reconciliation import (
     store,
 )
 from settings import get_settings
-
-if TYPE_CHECKING:
-    from channel.bill import BillRow
 
 PAID_STATUSES = (PaymentOrderStatus.PAID, PaymentOrderStatus.REFUNDED)
 _ATTACH_PREFIX = "merchant:"
@@ -313,8 +310,6 @@ async def reconcile_channel(
     day: date, *, data: bytes | None = None, name: str | None = None
 ) -> ReconciliationReport:
     """Reconcile the day's trade bill: downloaded through the channel, or the file's `data`."""
-    from channel.bill import BillFormatError, parse_trade_bill
-
     if data is None:
         channel = payments.channel()
         if channel is None:

@@ -7,10 +7,10 @@ import datetime as dt
 import itertools
 import random
 import uuid
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from channel.bill import BillRow
 from models import ChannelRefund, PaymentOrder, User
 from models.enums import ChannelRefundStatus, PaymentOrderKind, PaymentOrderStatus
 from tests.support import MerchantWorld
@@ -29,22 +29,20 @@ def at(day: dt.date, hour: int, minute: int = 0, second: int = 0) -> dt.datetime
     return dt.datetime.combine(day, dt.time(hour, minute, second), SHANGHAI)
 
 
-@dataclass(frozen=True)
-class BillRow:
-    """The fields of channel.bill.BillRow that reconciliation reads."""
+_NO_REFUND: dict[str, Any] = {
+    "refund_id": "",
+    "out_refund_no": "",
+    "refund_fen": 0,
+    "refund_status": "",
+    "attach": "",
+    "fee_fen": 0,
+    "order_fen": 0,
+}
 
-    trade_time: dt.datetime
-    transaction_id: str
-    out_trade_no: str
-    trade_state: str
-    amount_fen: int
-    refund_id: str = ""
-    out_refund_no: str = ""
-    refund_fen: int = 0
-    refund_status: str = ""
-    attach: str = ""
-    fee_fen: int = 0
-    order_fen: int = 0
+
+def bill_row(**fields: Any) -> BillRow:
+    """A bill line; the refund's fields empty unless given."""
+    return BillRow(**{**_NO_REFUND, **fields})
 
 
 async def paid_order(
@@ -98,7 +96,7 @@ def payment_row(order: PaymentOrder, **changes: Any) -> BillRow:
         "attach": f"merchant:{order.merchant_id}",
         "order_fen": order.amount_fen,
     }
-    return BillRow(**{**fields, **changes})
+    return bill_row(**{**fields, **changes})
 
 
 def refund_row(refund: ChannelRefund, order: PaymentOrder, **changes: Any) -> BillRow:
@@ -114,4 +112,4 @@ def refund_row(refund: ChannelRefund, order: PaymentOrder, **changes: Any) -> Bi
         "refund_status": "SUCCESS",
         "attach": f"merchant:{order.merchant_id}",
     }
-    return BillRow(**{**fields, **changes})
+    return bill_row(**{**fields, **changes})

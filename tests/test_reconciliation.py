@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
+from channel.bill import BillRow
 from models import ReconciliationDifference, ReconciliationReport, RiskAlert
 from models.enums import (
     AlertStatus,
@@ -23,8 +24,8 @@ from schema.ids import encode_id
 from services.reconcile_channel import compare_bill
 from services.reconciliation import store
 from tests.reconciliation_support import (
-    BillRow,
     at,
+    bill_row,
     fresh_day,
     paid_order,
     payment_row,
@@ -163,7 +164,7 @@ async def test_missing_on_either_side_and_a_status_that_differs_are_each_found()
     unbilled = await paid_order(world, consumer, at(day, 10), 30_000)
     closed = await paid_order(world, consumer, at(day, 11), status=PaymentOrderStatus.CLOSED)
     refund = await succeeded_refund(matched, at(day, 15), 10_000)
-    stranger = BillRow(
+    stranger = bill_row(
         trade_time=at(day, 12),
         transaction_id="4200000000000000000000000001",
         out_trade_no=f"X{day:%Y%m%d}{world.merchant.id}",
@@ -205,7 +206,13 @@ async def test_missing_on_either_side_and_a_status_that_differs_are_each_found()
 
 async def test_a_bill_row_naming_no_merchant_is_reported_without_an_alert() -> None:
     day = fresh_day()
-    row = BillRow(at(day, 9), "4200000000000000000000000002", f"Z{day:%Y%m%d}", "SUCCESS", 500)
+    row = bill_row(
+        trade_time=at(day, 9),
+        transaction_id="4200000000000000000000000002",
+        out_trade_no=f"Z{day:%Y%m%d}",
+        trade_state="SUCCESS",
+        amount_fen=500,
+    )
 
     report = await reconcile(day, [row])
 
