@@ -239,6 +239,17 @@ class Settings(BaseSettings):
     # A notification whose Wechatpay-Timestamp is further than this from now is refused.
     notification_max_skew_seconds: int = Field(default=300, ge=1)
 
+    # Reconciliation (services/reconciliation.py). A difference about a payment or refund this
+    # close to midnight, booked on the adjacent day, is a timing case and explained by itself.
+    reconciliation_cutoff_seconds: int = Field(default=300, ge=0)
+    # The custody bank's CSV export: our field=the bank's column header, comma-separated;
+    # fields date, reference, amount (yuan), optional direction (借/贷) and account.
+    bank_csv_columns: str = (
+        "date=交易日期,reference=交易参考号,amount=发生额,direction=借贷标志,account=子账户"
+    )
+    # Where `anfu seed-demo` writes the demo's channel bills and bank statements.
+    statements_dir: str = "data/statements"
+
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:
         if not self.is_production:

@@ -24,6 +24,8 @@ from models import (
     ManualPayout,
     Merchant,
     PaymentOrder,
+    ReconciliationDifference,
+    ReconciliationReport,
     RefundRequest,
     RegistryRecord,
     RiskAlert,
@@ -233,6 +235,20 @@ def rescorable_merchants(principal: Principal) -> QuerySet[Merchant]:
 def writable_risk_alerts(principal: Principal) -> QuerySet[RiskAlert]:
     """Regulators handle alerts (acknowledge, resolve, dismiss); nobody else changes one."""
     return RiskAlert.all() if principal.is_regulator else _nothing(RiskAlert)
+
+
+def readable_reconciliation_reports(principal: Principal) -> QuerySet[ReconciliationReport]:
+    """Reconciliation reports are regulators' reading; nobody else sees one."""
+    return ReconciliationReport.all() if principal.is_regulator else _nothing(ReconciliationReport)
+
+
+def readable_reconciliation_differences(
+    principal: Principal,
+) -> QuerySet[ReconciliationDifference]:
+    """A report's differences, read and explained by regulators only."""
+    if principal.is_regulator:
+        return ReconciliationDifference.all()
+    return _nothing(ReconciliationDifference)
 
 
 def readable_financing(principal: Principal) -> QuerySet[FinancingApplication]:

@@ -1,5 +1,5 @@
 """The `anfu` command line: serve, migrate, demo data, regulators, registry, schema, ledger,
-complaints, credit, risk, payments."""
+complaints, credit, risk, payments, reconcile."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from cli.credit import credit_app
 from cli.environment import load_settings, run_with_database
 from cli.payments import payments_app
 from cli.persisted import persisted_app
+from cli.reconcile import reconcile_app
 from cli.risk import risk_app
 
 app = typer.Typer(help="Anfu: the prepaid-consumption supervision API.", no_args_is_help=True)
@@ -26,6 +27,7 @@ app.add_typer(persisted_app, name="persisted")
 app.add_typer(credit_app, name="credit")
 app.add_typer(risk_app, name="risk")
 app.add_typer(payments_app, name="payments")
+app.add_typer(reconcile_app, name="reconcile")
 
 
 @app.command()

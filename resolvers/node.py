@@ -26,6 +26,8 @@ READABLE: dict[str, Callable[[Principal], QuerySet[Any]]] = {
     "Transaction": scoping.readable_transactions,
     "RefundRequest": scoping.readable_refund_requests,
     "PaymentOrder": scoping.readable_payment_orders,
+    "ReconciliationReport": scoping.readable_reconciliation_reports,
+    "ReconciliationDifference": scoping.readable_reconciliation_differences,
     "Complaint": scoping.readable_complaints,
     "RiskAlert": scoping.readable_risk_alerts,
     "FinancingApplication": scoping.readable_financing,

@@ -34,6 +34,7 @@ from models import (
     LedgerAccount,
     Merchant,
     Posting,
+    ReconciliationDifference,
     RefundRequest,
     RiskAlert,
     RiskAlertTransfer,
@@ -314,3 +315,13 @@ class Loaders:
             return [groups.get(alert_id, []) for alert_id in alert_ids]
 
         return DataLoader(load_fn=load)
+
+    @cached_property
+    def risk_alert(self) -> DataLoader[int, RiskAlert | None]:
+        return _by_key(RiskAlert)
+
+    @cached_property
+    def differences_by_reconciliation_report(
+        self,
+    ) -> DataLoader[int, list[ReconciliationDifference]]:
+        return _grouped(ReconciliationDifference, "report_id", ("id",))

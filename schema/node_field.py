@@ -26,6 +26,7 @@ from schema.node import Node
 from schema.payments import PaymentOrder
 from schema.payouts import ManualPayout
 from schema.permissions import anyone
+from schema.reconciliation import ReconciliationDifference, ReconciliationReport
 from schema.refunds import RefundRequest
 from schema.risk import RiskAlert
 from schema.supervision import AuditEntry
@@ -40,6 +41,8 @@ WRAP: dict[str, Callable[[Any], Node]] = {
     "Transaction": Transaction.of,
     "RefundRequest": RefundRequest.of,
     "PaymentOrder": PaymentOrder.of,
+    "ReconciliationReport": ReconciliationReport.of,
+    "ReconciliationDifference": ReconciliationDifference.of,
     "Complaint": Complaint.of,
     "RiskAlert": RiskAlert.of,
     "FinancingApplication": FinancingApplication.of,

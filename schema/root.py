@@ -22,6 +22,7 @@ from schema.node_field import NodeQuery
 from schema.onboarding import OnboardingMutation, OnboardingQuery
 from schema.payments import PaymentsMutation, PaymentsQuery
 from schema.payouts import PayoutsMutation, PayoutsQuery
+from schema.reconciliation import ReconciliationMutation, ReconciliationQuery
 from schema.refunds import RefundsMutation, RefundsQuery
 from schema.risk import RiskMutation, RiskQuery, RiskSubscription
 from schema.supervision import SupervisionMutation, SupervisionQuery
@@ -41,6 +42,7 @@ Query = merge_types(
         RiskQuery,
         FinancingQuery,
         SupervisionQuery,
+        ReconciliationQuery,
         AnnouncementsQuery,
     ),
 )
@@ -60,6 +62,7 @@ Mutation = merge_types(
         RiskMutation,
         FinancingMutation,
         SupervisionMutation,
+        ReconciliationMutation,
         AnnouncementsMutation,
     ),
 )

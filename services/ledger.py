@@ -171,6 +171,21 @@ async def account_balances(names: list[str]) -> dict[str, int]:
     return {name: found.get(name, 0) for name in names}
 
 
+async def custody_movements(start: datetime, end: datetime) -> dict[tuple[int, int], int]:
+    """The net custody movement (credits - debits, never 0) of each transfer made in [start,
+    end) on each merchant's escrow account: {(transfer id, merchant id): fen}."""
+    rows = await Posting.filter(
+        account__startswith="escrow:merchant:",
+        transfer__created_at__gte=start,
+        transfer__created_at__lt=end,
+    ).values_list("transfer_id", "account", "side", "amount_fen")
+    moved: dict[tuple[int, int], int] = defaultdict(int)
+    for transfer_id, account, side, amount in rows:
+        signed = amount if side == LedgerSide.CREDIT else -amount
+        moved[(transfer_id, int(account.rsplit(":", 1)[1]))] += signed
+    return {key: fen for key, fen in moved.items() if fen}
+
+
 # ---------------------------------------------------------------- verification
 
 

@@ -77,7 +77,10 @@ MAX_NOTE_LENGTH = 2000
 
 CLOSED_ALERT_STATUSES = (AlertStatus.RESOLVED, AlertStatus.DISMISSED)
 WATCHED_MERCHANTS = (MerchantStatus.ACTIVE, MerchantStatus.SUSPENDED)
-ALL_KINDS = tuple(RiskAlertKind)
+# The kinds the rules raise; a reconciliation run raises RECONCILIATION_MISMATCH itself.
+ALL_KINDS = tuple(
+    kind for kind in RiskAlertKind if kind is not RiskAlertKind.RECONCILIATION_MISMATCH
+)
 # What each kind of card transaction may change.
 KINDS_AFTER_TRANSFER = {
     TransferKind.PURCHASE: (

@@ -12,6 +12,7 @@ settings, `risk_*` in settings.py):
 | ESCROW_SHORTFALL | custody holds less than the custody ratio requires of the live cards' cash; or outstanding liability over 200,000.00 with a custody ratio under 1 | HIGH when custody is short; MEDIUM for the exposure |
 | COMPLAINT_SURGE | over 5 complaints per 100 live cards within 30 days, and at least 3 (withdrawn and dismissed ones do not count) | MEDIUM; HIGH at twice the rate |
 | STORE_CLOSURES | 30 % or more of the stores closed within 30 days; or every store closed while cards still hold service | MEDIUM; HIGH when every store is closed |
+| RECONCILIATION_MISMATCH | raised by a reconciliation run (services/reconciliation.py), not by a rule here: an unexplained difference with the channel's bill or the custody bank's statement | MEDIUM when the statement lacks what we recorded; HIGH otherwise |
 
 No database and no clock here: services/risk.py reads the figures, runs the
 rules and records what they find as alerts.
