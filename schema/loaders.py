@@ -176,6 +176,10 @@ class Loaders:
         return _grouped(ChannelRefund, "transfer_id", ("id",), prime=self.channel_refund)
 
     @cached_property
+    def channel_refunds_by_order(self) -> DataLoader[int, list[ChannelRefund]]:
+        return _grouped(ChannelRefund, "order_id", ("id",), prime=self.channel_refund)
+
+    @cached_property
     def stores_by_merchant(self) -> DataLoader[int, list[Store]]:
         return _grouped(
             Store, "merchant_id", ("id",), self.store, self._per_merchant("stores-by-merchant")

@@ -22,6 +22,7 @@ from schema.ids import decode_id, encode_id
 from schema.merchants import Merchant, load_merchant
 from schema.node import Node
 from schema.pagination import Connection, to_connection
+from schema.payouts import ChannelRefund
 from schema.permissions import allow
 from schema.scalars import Money
 from services.payment_orders import OrderStart
@@ -88,6 +89,14 @@ class PaymentOrder(Node):
             return None
         transfer = await info.context.loaders.transfer.load(self.row.transfer_id)
         return Transaction.of(transfer) if transfer else None
+
+    @strawberry.field(
+        description="Cash sent back against this payment: a refund of the card, or the whole "
+        "payment when the order could not be fulfilled."
+    )
+    async def refunds(self, info: Info) -> list[ChannelRefund]:
+        rows = await info.context.loaders.channel_refunds_by_order.load(self.row.id)
+        return [ChannelRefund.of(row) for row in rows]
 
     @strawberry.field
     def created_at(self) -> dt.datetime:

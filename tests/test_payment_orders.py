@@ -57,6 +57,7 @@ query Order($id: ID!) {
     status statusReason paidAt channelTransactionId
     card { id balance cashValue status }
     transaction { kind amount cashAmount }
+    refunds { amount status reason }
   }
 }
 """
@@ -321,6 +322,7 @@ async def test_an_order_paid_after_the_merchant_was_suspended_is_refunded_throug
     seen = await read_order(client, consumer, created["order"]["id"])
     assert seen["status"] == "REFUNDED" and seen["card"] is None
     assert "suspended" in seen["statusReason"]
+    assert [(r["amount"], r["status"]) for r in seen["refunds"]] == [("700.00", "SUCCESS")]
     order = await PaymentOrder.get(out_trade_no=created["order"]["outTradeNo"])
     refund = await ChannelRefund.get(order_id=order.id)
     assert (refund.amount_fen, refund.status.value) == (order.amount_fen, "SUCCESS")
