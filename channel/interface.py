@@ -69,6 +69,11 @@ class ChannelError(Exception):
     later. The message is for logs, never for clients."""
 
 
+class OrderNotFound(ChannelError):
+    """The channel has no order with this out_trade_no: it was never created there, so it
+    cannot have been paid."""
+
+
 class RefundRefused(Exception):
     """The channel will not make this refund (too old, the payer's account closed, not enough
     balance...): it becomes a manual payout. `code` is the channel's error code."""

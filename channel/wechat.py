@@ -28,6 +28,7 @@ from channel.interface import (
     ChannelRefundResult,
     Notification,
     NotificationRejected,
+    OrderNotFound,
     PaymentRequest,
     RefundRefused,
 )
@@ -36,11 +37,6 @@ from settings import Settings
 # Answers that say "not now" rather than "never": the refund is tried again, not paid by hand.
 RETRYABLE_CODES = frozenset({"SYSTEM_ERROR", "FREQUENCY_LIMITED", "SIGN_ERROR", "NO_AUTH"})
 NO_BILL_CODES = frozenset({"NO_STATEMENT_EXIST", "STATEMENT_CREATING"})
-
-
-class OrderNotFound(ChannelError):
-    """The channel has no order with this out_trade_no (404 ORDER_NOT_EXIST): it was never
-    created there, so it cannot have been paid."""
 
 
 class WeChatPayChannel:

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from channel.interface import ChannelError, PaymentChannel, PaymentRequest
+from channel.interface import ChannelError, OrderNotFound, PaymentChannel, PaymentRequest
 from core import clock
 from core.errors import BadInput, DomainError, ErrorCode, InvalidState, NotFound
 from core.principal import Principal
@@ -206,6 +206,8 @@ async def close_expired(limit: int = 200) -> int:
                 continue
             if seen.trade_state != "CLOSED":
                 await channel.close_order(order.out_trade_no)
+        except OrderNotFound:
+            pass  # never opened at the channel (it did not answer then): nothing to close there
         except ChannelError as error:
             log.warning("order %s: not closed yet: %s", order.out_trade_no, error)
             continue

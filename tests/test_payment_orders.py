@@ -485,3 +485,33 @@ async def test_concurrent_creates_with_one_key_make_one_order(client, paying):
     orders = {data_of(result)["createPaymentOrder"]["order"]["id"] for result in results}
     assert len(orders) == 1
     assert await PaymentOrder.filter(user_id=consumer.id).count() == 1
+
+
+async def test_an_order_the_channel_did_not_open_is_retried_by_key_or_closed_here(
+    client, paying, settings, frozen_clock
+):
+    world = await make_merchant()
+    consumer = await make_user()
+    product = encode_id("CardProduct", world.product.id)
+    down = WeChatPayChannel.from_settings(  # nothing listens on port 9
+        paying.settings(settings).model_copy(update={"wechatpay_gateway": "http://127.0.0.1:9"})
+    )
+    payments.use_channel(down)
+    try:
+        first = await create(client, consumer, key="retry-me", product=product)
+        second = await create(client, consumer, key="give-up", product=product)
+    finally:
+        payments.use_channel(paying.channel)
+        await down.aclose()
+    assert codes(first) == codes(second) == ["INVALID_STATE"]
+    assert "same idempotency key" in first["errors"][0]["message"]
+
+    retried = data_of(await create(client, consumer, key="retry-me", product=product))
+    assert retried["createPaymentOrder"]["payment"]["package"].startswith("prepay_id=")
+    frozen_clock.advance(minutes=16)
+    await payment_orders.close_expired()
+
+    statuses = dict(
+        await PaymentOrder.filter(user_id=consumer.id).values_list("idempotency_key", "status")
+    )
+    assert statuses == {"retry-me": PaymentOrderStatus.CLOSED, "give-up": PaymentOrderStatus.CLOSED}

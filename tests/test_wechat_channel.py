@@ -25,10 +25,11 @@ from channel.interface import (
     BillUnavailable,
     ChannelError,
     NotificationRejected,
+    OrderNotFound,
     RefundRefused,
 )
 from channel.simulator.notify import notification_body, signed_headers
-from channel.wechat import OrderNotFound, WeChatPayChannel
+from channel.wechat import WeChatPayChannel
 from tests.conftest import OutsideNetworkBlocked
 from tests.payment_support import (
     WeChatFixture,
