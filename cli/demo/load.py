@@ -1,6 +1,8 @@
 """`load_demo`: plan the world, check that none of it is in the database yet, then write it
 in one transaction (reference rows, the history replayed step by step with the clock set
-back, then credit, alerts and financing) and say in a few lines what the database now holds.
+back, then credit, alerts and financing), then pay a week through the channel's simulator and
+reconcile its statements (cli/demo/statements.py), and say in a few lines what the database
+now holds.
 """
 
 from __future__ import annotations
