@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -357,11 +357,6 @@ def _describe(status: int, answer: Mapping[str, Any]) -> str:
     return f"HTTP {status} {answer.get('code', '')} {answer.get('message', '')}".strip()
 
 
-def _utc(text: str) -> datetime:
-    # WeChat Pay writes Beijing time (+08:00); times are kept in UTC (SQLite compares text).
-    return crypto.parse_rfc3339(text).astimezone(UTC)
-
-
 def _payment(data: Mapping[str, Any], where: str, failure: type[Exception]) -> ChannelPayment:
     try:
         amount = data.get("amount") or {}
@@ -374,7 +369,7 @@ def _payment(data: Mapping[str, Any], where: str, failure: type[Exception]) -> C
             payer_total_fen=(
                 int(amount["payer_total"]) if amount.get("payer_total") is not None else None
             ),
-            success_time=_utc(success_time) if success_time else None,
+            success_time=crypto.parse_rfc3339(success_time) if success_time else None,
             attach=str(data.get("attach") or ""),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -393,7 +388,7 @@ def _refund(
             status=str(data[status_field]),
             amount_fen=int(data["amount"]["refund"]),
             refund_id=data.get("refund_id") or None,
-            success_time=_utc(success_time) if success_time else None,
+            success_time=crypto.parse_rfc3339(success_time) if success_time else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise failure(f"malformed refund: {error!r}") from None
