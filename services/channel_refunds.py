@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
@@ -214,7 +214,7 @@ async def _apply(refund: ChannelRefund, result: ChannelRefundResult) -> bool:
     if result.status == "SUCCESS":
         changed = await ChannelRefund.filter(id=refund.id, status__in=_OPEN).update(
             status=ChannelRefundStatus.SUCCESS,
-            succeeded_at=result.success_time or now,
+            succeeded_at=(result.success_time or now).astimezone(UTC),  # as paid_at
             channel_refund_id=result.refund_id,
             failure=None,
         )

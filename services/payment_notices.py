@@ -11,6 +11,7 @@ reason written on the order. Refund notifications go to services/channel_refunds
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 
 from tortoise.transactions import in_transaction
 
@@ -58,7 +59,8 @@ async def apply_payment(payment: ChannelPayment) -> PaymentOrder:
                 # Every rule is checked before anything is written (services/cards.py).
                 reason = f"Could not be fulfilled when paid: {refusal.message}"
         paid = {
-            "paid_at": payment.success_time or clock.now(),
+            # Stored in UTC: the channel writes +08:00, and SQLite compares the text.
+            "paid_at": (payment.success_time or clock.now()).astimezone(UTC),
             "channel_transaction_id": payment.transaction_id,
         }
         if transfer is not None:

@@ -1,17 +1,26 @@
 """The demo data loads through the real CLI into a fresh database, once, and the ledger holds;
-it shows its progress per phase on stderr and ends with a short summary on stdout.
+it shows its progress per phase on stderr and ends with a short summary on stdout. Its last
+week was paid through WeChat Pay's simulator and reconciled with two planted differences.
 
-The suite shares one database per session, so this test migrates its own SQLite file and
-runs `anfu` in subprocesses against it, then reads the file with the stdlib sqlite3 module.
+The suite shares one database per session, so this module migrates its own SQLite file and
+runs `anfu` in subprocesses against it (in a directory of its own, where the demo writes its
+simulator keys and statements under data/), then reads the file with the stdlib sqlite3 module.
+The demo is built once for the module's tests (about a minute).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from cli.demo import DEMO_ACCOUNTS, DEMO_CHAIN_CREDIT_CODE
 from cli.demo.load import PHASES
@@ -57,31 +66,58 @@ def anfu(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("TEST_DATABASE_URL", "TEST_REDIS_URL")
+        if name not in ("TEST_DATABASE_URL", "TEST_REDIS_URL", "STATEMENTS_DIR")
     }
     env["DATABASE_URL"] = f"sqlite://{database}"
     return subprocess.run(
-        [str(ANFU), *args], env=env, capture_output=True, text=True, timeout=600, check=False
+        [str(ANFU), *args],
+        env=env,
+        cwd=database.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
-def test_seed_demo_loads_once_and_the_ledger_verifies(tmp_path: Path) -> None:
-    database = tmp_path / "demo.sqlite3"
+@dataclass
+class Demo:
+    database: Path
+    migrated: subprocess.CompletedProcess[str]
+    loaded: subprocess.CompletedProcess[str]
+    again: subprocess.CompletedProcess[str]
+    verified: subprocess.CompletedProcess[str]
 
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    database = tmp_path_factory.mktemp("demo") / "demo.sqlite3"
     migrated = anfu(database, "migrate")
     loaded = anfu(database, "seed-demo")
     again = anfu(database, "seed-demo")
     verified = anfu(database, "ledger", "verify")
+    return Demo(database, migrated, loaded, again, verified)
+
+
+def test_seed_demo_loads_once_and_the_ledger_verifies(demo: Demo) -> None:
+    database, migrated, loaded, again, verified = (
+        demo.database,
+        demo.migrated,
+        demo.loaded,
+        demo.again,
+        demo.verified,
+    )
 
     assert migrated.returncode == 0, migrated.stderr
     assert loaded.returncode == 0, loaded.stderr
-    assert "1550 purchases" in loaded.stdout, loaded.stdout
+    # The history's 1550 and the 14 bought through the channel in the last week.
+    assert "1564 purchases" in loaded.stdout, loaded.stdout
     summary = loaded.stdout.splitlines()
     assert summary[0].startswith("Loaded the Huai'an demo in ") and summary[0].endswith(" s:")
     assert len(summary) <= 10 and max(map(len, summary)) <= 100, loaded.stdout
     labels = [line.split()[0] for line in summary[1:]]
     assert {"merchants", "stores", "consumers", "transfers"} <= set(labels), loaded.stdout
-    assert "holding 1550 cards" in loaded.stdout
+    assert "holding 1564 cards" in loaded.stdout
     for phase in PHASES:
         assert f"{phase}: 100%" in loaded.stderr, loaded.stderr[-2000:]
     assert again.returncode == 0, again.stderr
@@ -134,3 +170,88 @@ def test_the_demo_keeps_no_scoring_or_detection_of_its_own() -> None:
     source = "\n".join(path.read_text() for path in demo.glob("*.py"))
     for writes_directly in ("CreditScore(", "CreditFactor(", "RiskAlert(", "credit_grade="):
         assert writes_directly not in source, writes_directly
+
+
+REPORTS = """
+SELECT id, source, statement_date, statement_name, difference_count
+FROM reconciliation_reports ORDER BY id
+"""
+DIFFERENCES = """
+SELECT reports.source, reports.statement_date, differences.kind, differences.merchant_id,
+       differences.ledger_amount_fen, differences.statement_amount_fen, differences.alert_id
+FROM reconciliation_differences AS differences
+JOIN reconciliation_reports AS reports ON reports.id = differences.report_id
+WHERE differences.explanation IS NULL
+"""
+MISMATCH_ALERTS = """
+SELECT id, merchant_id, severity FROM risk_alerts
+WHERE kind = 'RECONCILIATION_MISMATCH' AND status IN ('OPEN', 'ACKNOWLEDGED')
+"""
+CHANNEL_ORDERS = "SELECT out_trade_no, status FROM payment_orders"
+CHANNEL_REFUNDS = "SELECT out_refund_no, status FROM channel_refunds"
+
+
+def test_the_demo_week_of_statements_holds_exactly_the_two_planted_differences(
+    demo: Demo,
+) -> None:
+    assert demo.loaded.returncode == 0, demo.loaded.stderr
+    workdir = demo.database.parent
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    week = [today - timedelta(days=days) for days in range(7, 0, -1)]
+    assert "statements 14 reconciled in data/statements" in demo.loaded.stdout, demo.loaded.stdout
+    assert "2 differences" in demo.loaded.stdout
+
+    with sqlite3.connect(demo.database) as db:
+        reports = db.execute(REPORTS).fetchall()
+        differences = db.execute(DIFFERENCES).fetchall()
+        alerts = db.execute(MISMATCH_ALERTS).fetchall()
+        orders = dict(db.execute(CHANNEL_ORDERS).fetchall())
+        refunds = dict(db.execute(CHANNEL_REFUNDS).fetchall())
+
+    # 14 reports: each day's channel bill and custody statement, each file on disk.
+    assert sorted((source, day) for _, source, day, _, _ in reports) == sorted(
+        (source, day.isoformat()) for day in week for source in ("CHANNEL", "BANK")
+    )
+    for _, _, _, name, _ in reports:
+        assert (workdir / "data" / "statements" / name).is_file(), name
+    assert sorted(count for *_, count in reports) == [0] * 12 + [1, 1]
+    # Exactly the two planted differences, on two merchants, each with its own open alert.
+    by_source = {source: rest for source, *rest in differences}
+    assert set(by_source) == {"CHANNEL", "BANK"} and len(differences) == 2
+    channel_day, kind, channel_merchant, ours, theirs, channel_alert = by_source["CHANNEL"]
+    assert kind == "AMOUNT_DIFFERS" and theirs == ours - 1_000
+    bank_day, kind, bank_merchant, ours, theirs, bank_alert = by_source["BANK"]
+    assert kind == "MISSING_AT_SOURCE" and ours > 0 and theirs is None
+    assert channel_merchant != bank_merchant
+    assert sorted((merchant, alert) for alert, merchant, _ in alerts) == sorted(
+        [(channel_merchant, channel_alert), (bank_merchant, bank_alert)]
+    )
+    assert dict((merchant, severity) for _, merchant, severity in alerts) == {
+        channel_merchant: "HIGH",
+        bank_merchant: "MEDIUM",
+    }
+    # The week's payments were two-step (paid orders) with one refund through the channel, and
+    # the simulator's state file (make run's simulator serves it) holds the same payments.
+    assert len(orders) == 20 and set(orders.values()) == {"PAID"}
+    assert len(refunds) == 2 and set(refunds.values()) == {"SUCCESS"}
+    state = json.loads((workdir / "data/wechatpay-test-keys/state.json").read_text())
+    assert set(state["orders"]) == set(orders) and set(state["refunds"]) == set(refunds)
+    bills = [(workdir / "data/statements" / f"wechat-tradebill-{d}.csv").read_text() for d in week]
+    assert sum(bill.count(",`REFUND,") for bill in bills) == 2
+
+    # The statements reconcile again as they did: clean days clean, the planted day not.
+    clean_day = next(day for day in week if day.isoformat() not in (channel_day, bank_day))
+    clean = anfu(demo.database, "reconcile", "bank", f"data/statements/custody-{clean_day}.mt940")
+    planted = anfu(demo.database, "reconcile", "bank", f"data/statements/custody-{bank_day}.mt940")
+    bill = f"data/statements/wechat-tradebill-{channel_day}.csv"
+    planted_bill = anfu(
+        demo.database, "reconcile", "channel", "--date", channel_day, "--file", bill
+    )
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "0 difference(s)" in clean.stdout
+    assert planted.returncode == 1, planted.stdout + planted.stderr
+    assert "MISSING_AT_SOURCE" in planted.stdout
+    assert planted_bill.returncode == 1, planted_bill.stdout + planted_bill.stderr
+    assert "AMOUNT_DIFFERS" in planted_bill.stdout
+    with sqlite3.connect(demo.database) as db:
+        assert len(db.execute(MISMATCH_ALERTS).fetchall()) == 2  # the reruns joined them

@@ -1,6 +1,8 @@
 """`load_demo`: plan the world, check that none of it is in the database yet, then write it
 in one transaction (reference rows, the history replayed step by step with the clock set
-back, then credit, alerts and financing) and say in a few lines what the database now holds.
+back, then credit, alerts and financing), then pay a week through the channel's simulator and
+reconcile its statements (cli/demo/statements.py), and say in a few lines what the database
+now holds.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from cli.demo.credit import write_credit
 from cli.demo.financing import write_financing
 from cli.demo.planner import plan_world
 from cli.demo.reference_rows import write_merchants, write_users
+from cli.demo.statements import load_week
 from cli.demo.world import World, fixed_clock
 from core import clock
 from models import (
@@ -57,7 +60,8 @@ PLANNING = "planning"
 REFERENCE_ROWS = "merchants and people"
 HISTORY = "four months of history"
 COMPUTED = "credit, alerts, financing"
-PHASES = (PLANNING, REFERENCE_ROWS, HISTORY, COMPUTED)
+STATEMENTS = "a week of channel payments and statements"
+PHASES = (PLANNING, REFERENCE_ROWS, HISTORY, COMPUTED, STATEMENTS)
 
 
 @contextmanager
@@ -105,12 +109,16 @@ async def load_demo(force: bool = False, progress: Progress = no_progress) -> st
                 for write in (write_alerts, write_credit, write_financing):
                     await write(world)
                     done()
+        # After the commit: payments reach the channel (here in process) outside any
+        # transaction, as a server's do.
+        with progress(STATEMENTS, 2) as done:
+            statements = await load_week(world, done)
     finally:
         # What is still kept (recomputes the history's alerts asked for) is covered by the
         # nightly scores above: dropped.
         background.queue_instead(False)
         clock.set_clock(None)
-    return await _summary(time.monotonic() - started)
+    return await _summary(time.monotonic() - started, statements)
 
 
 async def _taken(world: World) -> list[str]:
@@ -150,7 +158,7 @@ def _risk_rules(key: Hashable) -> bool:
     return isinstance(key, tuple) and key[0] == "risk"
 
 
-async def _summary(seconds: float) -> str:
+async def _summary(seconds: float, statements: str) -> str:
     """What the database holds after the load (all of it the demo's, on a fresh database)."""
     merchants = {s: await Merchant.filter(status=s).count() for s in MerchantStatus}
     kinds = {k: await Transfer.filter(kind=k, card_id__isnull=False).count() for k in TransferKind}
@@ -173,6 +181,7 @@ async def _summary(seconds: float) -> str:
             f"{refunds_pending} refund requests pending, "
             f"{await RiskAlert.all().count()} risk alerts, "
             f"{await CreditScore.all().count()} credit scores",
+            statements,
             f"Log in with password {DEMO_PASSWORD}: consumer {ZHANG.phone}, "
             f"merchant owner {CHEN.phone},",
             f"store staff {ZHOU.phone}, regulator {WANG.phone} (README.md, Demo accounts).",
