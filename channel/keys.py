@@ -38,19 +38,27 @@ class TestKeys:
     mchid: str = TEST_MCHID
     appid: str = TEST_APPID
 
+    def settings(self, *, gateway: str, notify_url: str) -> dict[str, str]:
+        """The server's settings for these keys, by settings.Settings field name."""
+        return {
+            "payment_channel": "wechat",
+            "wechatpay_gateway": gateway,
+            "wechatpay_mchid": self.mchid,
+            "wechatpay_appid": self.appid,
+            "wechatpay_private_key_path": str(self.merchant_private_key.resolve()),
+            "wechatpay_cert_serial": self.merchant_cert_serial,
+            "wechatpay_public_key_path": str(self.platform_public_key.resolve()),
+            "wechatpay_public_key_id": self.platform_public_key_id,
+            "wechatpay_apiv3_key": self.apiv3_key,
+            "wechatpay_notify_url": notify_url,
+        }
+
     def env_lines(self, *, gateway: str, notify_url: str) -> list[str]:
-        """The server's settings for these keys, as environment lines."""
+        """The same settings as environment lines (ANFU_PAYMENT_CHANNEL is the field's alias)."""
+        names = {"payment_channel": "ANFU_PAYMENT_CHANNEL"}
         return [
-            "ANFU_PAYMENT_CHANNEL=wechat",
-            f"WECHATPAY_GATEWAY={gateway}",
-            f"WECHATPAY_MCHID={self.mchid}",
-            f"WECHATPAY_APPID={self.appid}",
-            f"WECHATPAY_PRIVATE_KEY_PATH={self.merchant_private_key.resolve()}",
-            f"WECHATPAY_CERT_SERIAL={self.merchant_cert_serial}",
-            f"WECHATPAY_PUBLIC_KEY_PATH={self.platform_public_key.resolve()}",
-            f"WECHATPAY_PUBLIC_KEY_ID={self.platform_public_key_id}",
-            f"WECHATPAY_APIV3_KEY={self.apiv3_key}",
-            f"WECHATPAY_NOTIFY_URL={notify_url}",
+            f"{names.get(field, field.upper())}={value}"
+            for field, value in self.settings(gateway=gateway, notify_url=notify_url).items()
         ]
 
 

@@ -80,18 +80,7 @@ class WeChatFixture:
 
 def settings_overrides(keys: TestKeys) -> dict[str, Any]:
     """The WECHATPAY_* settings (as Settings field names) for the simulator's keys."""
-    return {
-        "payment_channel": "wechat",
-        "wechatpay_gateway": GATEWAY,
-        "wechatpay_mchid": keys.mchid,
-        "wechatpay_appid": keys.appid,
-        "wechatpay_private_key_path": str(keys.merchant_private_key),
-        "wechatpay_cert_serial": keys.merchant_cert_serial,
-        "wechatpay_public_key_path": str(keys.platform_public_key),
-        "wechatpay_public_key_id": keys.platform_public_key_id,
-        "wechatpay_apiv3_key": keys.apiv3_key,
-        "wechatpay_notify_url": NOTIFY_URL,
-    }
+    return dict(keys.settings(gateway=GATEWAY, notify_url=NOTIFY_URL))
 
 
 @pytest.fixture(name="wechat")

@@ -97,18 +97,9 @@ class ChannelWeek:
 def channel_settings(base: Settings, keys: TestKeys) -> Settings:
     """`base` with WeChat Pay pointed at the simulator's keys, as `anfu payments keys` says."""
     return base.model_copy(
-        update={
-            "payment_channel": "wechat",
-            "wechatpay_gateway": f"http://127.0.0.1:{DEFAULT_PORT}",
-            "wechatpay_mchid": keys.mchid,
-            "wechatpay_appid": keys.appid,
-            "wechatpay_private_key_path": str(keys.merchant_private_key),
-            "wechatpay_cert_serial": keys.merchant_cert_serial,
-            "wechatpay_public_key_path": str(keys.platform_public_key),
-            "wechatpay_public_key_id": keys.platform_public_key_id,
-            "wechatpay_apiv3_key": keys.apiv3_key,
-            "wechatpay_notify_url": DEFAULT_NOTIFY_URL,
-        }
+        update=keys.settings(
+            gateway=f"http://127.0.0.1:{DEFAULT_PORT}", notify_url=DEFAULT_NOTIFY_URL
+        )
     )
 
 
