@@ -58,11 +58,12 @@ async def live_server(
     access_log: bool = False,
     anfu_serve: tuple[str, ...] | None = None,
     settings: Mapping[str, str] | None = None,
+    port: int | None = None,
     **environment: str,
 ) -> AsyncIterator[LiveServer]:
     """uvicorn on the app; with `anfu_serve` (its extra arguments), `anfu serve` instead, for
     what that command adds (log format, workers, shutdown timeout)."""
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

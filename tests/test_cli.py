@@ -12,6 +12,7 @@ import pytest
 
 from cli.environment import CANNOT_START, shown_database
 from services.registry_files import REQUIRED_COLUMNS
+from settings import MIN_JWT_SECRET_BYTES
 
 ANFU = Path(sys.executable).parent / "anfu"
 WEAK_SECRET = "Qz7-leaky-Wv9"
@@ -143,3 +144,13 @@ def test_every_refused_setting_is_named_in_the_one_line(outside):
     assert "PORT: Input should be a valid integer" in line
     assert "ANFU_ENV: Input should be 'development' or 'production'" in line
     assert "eighty" not in line and "staging" not in line
+
+
+def test_production_refuses_the_sandbox_payment_channel_unless_a_demo(outside):
+    env = {"ANFU_ENV": "production", "ANFU_JWT_SECRET": "s" * MIN_JWT_SECRET_BYTES}
+
+    result = anfu(outside, "serve", "--port", "8799", **env)
+
+    line = assert_one_line_error(result)
+    assert "ANFU_PAYMENT_CHANNEL=sandbox approves every payment" in line
+    assert "ANFU_DEMO=1" in line
