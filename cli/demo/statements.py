@@ -26,8 +26,8 @@ from services.reconcile_channel import reconcile_channel
 from settings import get_settings
 
 PLANTED_SHORTFALL_FEN = 1_000
-CHANNEL_PLANTED_DAY = 4  # the week's fifth day: the bill of the day before yesterday ...
-BANK_PLANTED_DAY = 5  # ... and the custody statement of yesterday but one
+CHANNEL_PLANTED_DAY = 4  # the week's fifth day, three days ago: its bill is short ...
+BANK_PLANTED_DAY = 5  # ... and the custody statement of the day before yesterday a line
 RECONCILED_AT = time(9, 0)  # the morning after, Beijing time
 
 
