@@ -14,7 +14,7 @@ import contextlib
 import gc
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from graphql import GraphQLError
@@ -288,8 +288,10 @@ async def readyz(_request: Request) -> Response:
     )
 
 
-async def maintain_forever(interval_seconds: float, stop: asyncio.Event) -> None:
-    """A maintenance round (services/maintenance.py) every interval; returns once `stop` is
+async def maintain_forever(
+    interval_seconds: float, stop: asyncio.Event, work: Callable[[], Awaitable[None]]
+) -> None:
+    """`work` (a round of services/maintenance.py) every interval; returns once `stop` is
     set, after the round under way."""
     while True:
         with contextlib.suppress(TimeoutError):
@@ -297,7 +299,7 @@ async def maintain_forever(interval_seconds: float, stop: asyncio.Event) -> None
         if stop.is_set():
             return
         try:
-            await maintenance.run_round()
+            await work()
         except Exception:
             log.exception("maintenance failed; trying again later")
 
@@ -326,7 +328,16 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             events.use_bus(events.RedisBus(settings.cache_url))
         opened_channel = open_payment_channel(settings)
         stop = asyncio.Event()
-        sweeper = asyncio.create_task(maintain_forever(settings.maintenance_seconds, stop))
+        sweepers = {
+            asyncio.create_task(
+                maintain_forever(settings.maintenance_seconds, stop, maintenance.run_round)
+            ),
+            asyncio.create_task(
+                maintain_forever(
+                    settings.payment_sweep_seconds, stop, maintenance.run_payments_round
+                )
+            ),
+        }
         sampler = (
             asyncio.create_task(metrics.sample_pool_forever()) if metrics.MULTIPROCESS else None
         )
@@ -340,8 +351,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         finally:
             stop.set()
             # The round under way may finish (it writes in short transactions), within bounds.
-            await asyncio.wait({sweeper}, timeout=settings.shutdown_timeout_seconds)
-            for task in (sweeper, sampler):
+            await asyncio.wait(sweepers, timeout=settings.shutdown_timeout_seconds)
+            for task in (*sweepers, sampler):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

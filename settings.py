@@ -221,8 +221,10 @@ class Settings(BaseSettings):
         default="sandbox", alias="ANFU_PAYMENT_CHANNEL"
     )
     demo_deployment: bool = Field(default=False, alias="ANFU_DEMO")
-    # An unpaid order is asked about once, then closed, after this long.
+    # An unpaid order is asked about once, then closed, after this long; the sweep that does it
+    # (and sends again refunds the channel did not take) runs this often.
     payment_order_minutes: int = Field(default=15, ge=1)
+    payment_sweep_seconds: float = Field(default=60, gt=0)
     wechatpay_gateway: str = "https://api.mch.weixin.qq.com"
     wechatpay_mchid: str = ""
     wechatpay_appid: str = ""

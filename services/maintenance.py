@@ -1,9 +1,11 @@
-"""What the server does now and then by itself (the lifespan's loop, server.py).
+"""What the server does now and then by itself (the lifespan's loops, server.py).
 
-Each step is a conditional update or otherwise safe to run in several servers at once:
-escalate overdue complaints, forget idempotency keys past retention, close payment orders
+Each step is a conditional update or otherwise safe to run in several servers at once.
+`run_round` (every MAINTENANCE_SECONDS): escalate overdue complaints, forget idempotency
+keys past retention, run the risk rules over every merchant. `run_payments_round` (every
+PAYMENT_SWEEP_SECONDS, so an unpaid order closes soon after its time): close payment orders
 nobody paid (after asking the channel), send again channel refunds the channel could not
-take and ask after those it left processing, and run the risk rules over every merchant.
+take and ask after those it left processing.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ async def run_round() -> None:
     forgotten = await idempotency.forget_expired()
     if forgotten:
         log.info("forgot %d idempotency key(s) past retention", forgotten)
+    swept = await risk.sweep()
+    if swept.raised:
+        log.info("raised %d risk alert(s) over %d merchants", swept.raised, swept.merchants)
+
+
+async def run_payments_round() -> None:
     closed = await payment_orders.close_expired()
     if closed:
         log.info("closed %d unpaid payment order(s)", closed)
     refunds = await channel_refunds.sweep()
     if refunds.sent or refunds.queried:
         log.info("channel refunds: %d sent again, %d asked after", refunds.sent, refunds.queried)
-    swept = await risk.sweep()
-    if swept.raised:
-        log.info("raised %d risk alert(s) over %d merchants", swept.raised, swept.merchants)
