@@ -36,6 +36,7 @@ from settings import Settings
 
 # Answers that say "not now" rather than "never": the refund is tried again, not paid by hand.
 RETRYABLE_CODES = frozenset({"SYSTEM_ERROR", "FREQUENCY_LIMITED", "SIGN_ERROR", "NO_AUTH"})
+MAX_REFUND_REASON = 80
 NO_BILL_CODES = frozenset({"NO_STATEMENT_EXIST", "STATEMENT_CREATING"})
 
 
@@ -175,7 +176,8 @@ class WeChatPayChannel:
         body = {
             "out_trade_no": out_trade_no,
             "out_refund_no": out_refund_no,
-            "reason": reason,
+            # WeChat Pay takes at most 80 characters; the payer sees it with the refund.
+            "reason": reason[:MAX_REFUND_REASON],
             "notify_url": self.notify_url,
             "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"},
         }

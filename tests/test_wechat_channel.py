@@ -417,3 +417,16 @@ async def test_the_loopback_stays_reachable():
             pass
         with socket.create_connection(("localhost", port), timeout=1):
             pass
+
+
+async def test_a_long_refund_reason_is_cut_to_what_wechat_pay_takes(wechat):
+    wechat.route_notifications_to(Receiver().app)
+    out_trade_no = await _paid(wechat)
+
+    refund = await wechat.channel.refund(
+        out_refund_no=f"R{out_trade_no}", out_trade_no=out_trade_no, amount_fen=100,
+        total_fen=70000, reason="监管部门注销该商户：" + "门店全部停业，经营者失联。" * 20,
+    )  # fmt: skip
+
+    assert refund.status == "PROCESSING"
+    assert len(wechat.simulator.store.refunds[f"R{out_trade_no}"]["reason"]) == 80

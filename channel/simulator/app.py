@@ -186,6 +186,8 @@ def check_refund(sim: Simulator, order: dict[str, Any], body: dict[str, Any]) ->
         raise Refusal("PARAM_ERROR", "amount 无效")
     if total_fen != order["amount"]["total"]:
         raise Refusal("PARAM_ERROR", "订单金额与原订单不一致")
+    if len(str(body.get("reason", ""))) > 80:
+        raise Refusal("PARAM_ERROR", "reason 长度超过80个字符")
     if order["trade_state"] not in ("SUCCESS", "REFUND"):
         raise Refusal("INVALID_REQUEST", "订单未支付")
     refusal = sim.controls.for_order(order["out_trade_no"]).refuse_refunds
