@@ -13,22 +13,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from channel.interface import ChannelRefundResult
 from channel.wechat import WeChatPayChannel
 from models import Card, PaymentOrder, User
-from server import create_app
 from services import payment_orders, payments
 from settings import Settings
-from tests.payment_support import WeChatFixture, wechat_fixture  # noqa: F401
+from tests.payment_support import WeChatFixture, unreachable
 from tests.support import MerchantWorld, principal_of
-
-
-class _Unreachable(httpx.AsyncBaseTransport):
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
 
 
 class SimulatedChannel:
@@ -38,7 +31,7 @@ class SimulatedChannel:
     def __init__(self, wechat: WeChatFixture, settings: Settings) -> None:
         self.wechat = wechat
         self.simulator = wechat.simulator
-        self._settings = wechat.settings(settings)
+        self._base = settings
         self._down: WeChatPayChannel | None = None
 
     def refuse(self, code: str) -> None:
@@ -50,7 +43,7 @@ class SimulatedChannel:
     def set_down(self, down: bool) -> None:
         """The same adapter, but nothing answers at the gateway (the channel's outage)."""
         if down:
-            self._down = WeChatPayChannel.from_settings(self._settings, transport=_Unreachable())
+            self._down = unreachable(self.wechat, self._base)
             payments.use_channel(self._down)
         else:
             payments.use_channel(self.wechat.channel)
@@ -73,17 +66,14 @@ class SimulatedChannel:
 
 @pytest.fixture(name="channel")
 async def channel_fixture(
-    wechat: WeChatFixture, settings: Settings
+    paying: WeChatFixture, settings: Settings
 ) -> AsyncIterator[SimulatedChannel]:
-    app = create_app(wechat.settings(settings), manage_database=False)
-    wechat.route_notifications_to(app)
-    previous = payments.use_channel(wechat.channel)
-    simulated = SimulatedChannel(wechat, settings)
+    simulated = SimulatedChannel(paying, settings)
     try:
         yield simulated
     finally:
         await simulated.settle()
-        payments.use_channel(previous)
+        payments.use_channel(paying.channel)  # were it down; `paying` restores the sandbox
         await simulated.aclose()
 
 

@@ -29,6 +29,9 @@ from server import create_app
 from services import background, events
 from settings import Settings, get_settings, orm_url, tortoise_config
 
+# The WeChat Pay fixtures (`wechat`, `paying`, `channel`), for every test module that asks.
+pytest_plugins = ["tests.payment_support", "tests.channel_refund_support"]
+
 # The suite sends thousands of requests from one address and one user; the rate-limit tests
 # set small limits of their own (tests/test_rate_limits.py). Login failures keep the defaults.
 for _name in (

@@ -1,6 +1,5 @@
-"""The WeChat Pay channel against the in-process simulator, for tests.
-
-    from tests.payment_support import wechat_fixture  # noqa: F401  (the fixture `wechat`)
+"""The WeChat Pay channel against the in-process simulator, for tests (registered for the whole
+suite by tests/conftest.py):
 
     async def test_x(wechat, client):
         wechat.route_notifications_to(app)        # where notifications go (an ASGI app)
@@ -9,8 +8,8 @@
         await wechat.simulator.settle()           # every delivery done
         wechat.simulator.deliveries               # what was sent, and the answers
 
-Nothing here installs the channel into the services (services.payments.use_channel): tests
-that want it do that themselves with `wechat.channel`.
+`wechat` leaves the services on the sandbox; `paying` installs the channel for them
+(services.payments.use_channel) with its notifications going to the API app.
 """
 
 from __future__ import annotations
@@ -105,3 +104,30 @@ async def wechat_fixture() -> AsyncIterator[WeChatFixture]:
         await channel.aclose()
         for client in fixture._clients:
             await client.aclose()
+
+
+class _Unreachable(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+
+def unreachable(wechat: WeChatFixture, base: Any) -> WeChatPayChannel:
+    """The same adapter with nothing answering at the gateway (the channel's outage); close it
+    with `aclose()`."""
+    return WeChatPayChannel.from_settings(wechat.settings(base), transport=_Unreachable())
+
+
+@pytest.fixture(name="paying")
+async def paying_fixture(wechat: WeChatFixture, settings: Any) -> AsyncIterator[WeChatFixture]:
+    """WeChat Pay installed for the services (services.payments.use_channel), its
+    notifications going to the API app; every delivery done before the test ends."""
+    from server import create_app
+    from services import payments
+
+    wechat.route_notifications_to(create_app(wechat.settings(settings), manage_database=False))
+    previous = payments.use_channel(wechat.channel)
+    try:
+        yield wechat
+    finally:
+        await wechat.simulator.settle()
+        payments.use_channel(previous)

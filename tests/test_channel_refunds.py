@@ -31,8 +31,7 @@ from services import (
     supervision,
 )
 from services.channel_refunds import UnknownRefund, split
-from tests.channel_refund_support import channel_card, channel_fixture, pay  # noqa: F401
-from tests.payment_support import wechat_fixture  # noqa: F401
+from tests.channel_refund_support import channel_card, pay
 from tests.support import (
     assert_ledger_clean,
     buy_card,

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -27,11 +26,8 @@ from models.enums import (
     Role,
 )
 from schema.ids import encode_id
-from server import create_app
 from services import ledger, payment_orders, payments
-from settings import Settings
-from tests.payment_support import WeChatFixture
-from tests.payment_support import wechat_fixture as wechat_fixture  # the `wechat` fixture
+from tests.payment_support import WeChatFixture, unreachable
 from tests.support import (
     assert_ledger_clean,
     buy_card,
@@ -62,17 +58,6 @@ query Order($id: ID!) {
 }
 """
 NOTIFY = "/payments/wechat/notify"
-
-
-@pytest.fixture
-async def paying(wechat: WeChatFixture, settings: Settings) -> AsyncIterator[WeChatFixture]:
-    """WeChat Pay installed for the services, its notifications going to the API."""
-    wechat.route_notifications_to(create_app(settings, manage_database=False))
-    previous = payments.use_channel(wechat.channel)
-    try:
-        yield wechat
-    finally:
-        payments.use_channel(previous)
 
 
 async def bought_in_the_sandbox(consumer: Any, world: Any) -> Any:
@@ -493,9 +478,7 @@ async def test_an_order_the_channel_did_not_open_is_retried_by_key_or_closed_her
     world = await make_merchant()
     consumer = await make_user()
     product = encode_id("CardProduct", world.product.id)
-    down = WeChatPayChannel.from_settings(  # nothing listens on port 9
-        paying.settings(settings).model_copy(update={"wechatpay_gateway": "http://127.0.0.1:9"})
-    )
+    down = unreachable(paying, settings)
     payments.use_channel(down)
     try:
         first = await create(client, consumer, key="retry-me", product=product)

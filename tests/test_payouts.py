@@ -8,8 +8,7 @@ from models import AuditEntry, ChannelRefund, ManualPayout, Posting
 from models.enums import PayoutStatus, Role
 from schema.ids import encode_id
 from services import ledger, refunds
-from tests.channel_refund_support import channel_card, channel_fixture  # noqa: F401
-from tests.payment_support import wechat_fixture  # noqa: F401
+from tests.channel_refund_support import channel_card
 from tests.support import (
     assert_ledger_clean,
     call,

@@ -33,7 +33,6 @@ from tests.payment_support import (
     WeChatFixture,
     settings_overrides,
     test_keys,
-    wechat_fixture,  # noqa: F401
 )
 
 QUERY_PATH = "/v3/pay/transactions/out-trade-no/T-1?mchid={mchid}"

@@ -33,7 +33,6 @@ from channel.wechat import WeChatPayChannel
 from tests.conftest import OutsideNetworkBlocked
 from tests.payment_support import (
     WeChatFixture,
-    wechat_fixture,  # noqa: F401
 )
 
 OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
