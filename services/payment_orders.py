@@ -60,9 +60,21 @@ def two_step_channel() -> PaymentChannel:
     return channel
 
 
+_MERCHANT_TAG = "merchant:"
+
+
 def merchant_tag(merchant_id: int) -> str:
     """What the order carries at the channel (its `attach`): whose sale the bill line is."""
-    return f"merchant:{merchant_id}"
+    return f"{_MERCHANT_TAG}{merchant_id}"
+
+
+def merchant_of_tag(attach: str) -> int | None:
+    """The merchant a bill line's `attach` names, when it is a tag of ours."""
+    value = (attach or "").strip()
+    if not value.startswith(_MERCHANT_TAG):
+        return None
+    digits = value.removeprefix(_MERCHANT_TAG)
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 10 else None
 
 
 def _new_out_trade_no() -> str:

@@ -24,6 +24,7 @@ from models.enums import ChannelRefundStatus, DifferenceKind, PaymentOrderStatus
 from models.enums import ReconciliationSource as Source
 from models.reconciliation import ReconciliationReport
 from services import payments
+from services.payment_orders import merchant_of_tag
 from services.reconciliation import (
     Comparison,
     Draft,
@@ -38,16 +39,6 @@ from services.reconciliation import (
 from settings import get_settings
 
 PAID_STATUSES = (PaymentOrderStatus.PAID, PaymentOrderStatus.REFUNDED)
-_ATTACH_PREFIX = "merchant:"
-
-
-def merchant_of_attach(attach: str) -> int | None:
-    """The merchant our orders name in the channel's attach field ("merchant:<id>")."""
-    value = (attach or "").strip()
-    if not value.startswith(_ATTACH_PREFIX):
-        return None
-    digits = value.removeprefix(_ATTACH_PREFIX)
-    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 10 else None
 
 
 def _clock(moment: datetime | None) -> str:
@@ -153,7 +144,7 @@ async def _payments(
             Draft(
                 DifferenceKind.MISSING_IN_LEDGER,
                 key,
-                other.merchant_id if other else merchant_of_attach(row.attach),
+                other.merchant_id if other else merchant_of_tag(row.attach),
                 other.amount_fen if other else None,
                 row.amount_fen,
                 other.status.value if other else None,
@@ -249,7 +240,7 @@ async def _refunds(
         named: int | None = (
             other.order.merchant_id
             if other
-            else orders_named.get(row.out_trade_no) or merchant_of_attach(row.attach)
+            else orders_named.get(row.out_trade_no) or merchant_of_tag(row.attach)
         )
         if other is not None and other.status is not ChannelRefundStatus.SUCCESS:
             why = f"our refund is {other.status.value}"

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from channel.bill import BillRow
 from models import ChannelRefund, PaymentOrder, User
 from models.enums import ChannelRefundStatus, PaymentOrderKind, PaymentOrderStatus
+from services.payment_orders import merchant_tag
 from tests.support import MerchantWorld
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -95,7 +96,7 @@ def payment_row(order: PaymentOrder, **changes: Any) -> BillRow:
         "out_trade_no": order.out_trade_no,
         "trade_state": "SUCCESS",
         "amount_fen": order.amount_fen,
-        "attach": f"merchant:{order.merchant_id}",
+        "attach": merchant_tag(order.merchant_id),
         "order_fen": order.amount_fen,
     }
     return bill_row(**{**fields, **changes})
@@ -112,6 +113,6 @@ def refund_row(refund: ChannelRefund, order: PaymentOrder, **changes: Any) -> Bi
         "out_refund_no": refund.out_refund_no,
         "refund_fen": refund.amount_fen,
         "refund_status": "SUCCESS",
-        "attach": f"merchant:{order.merchant_id}",
+        "attach": merchant_tag(order.merchant_id),
     }
     return bill_row(**{**fields, **changes})

@@ -21,6 +21,7 @@ from models.enums import (
     Role,
 )
 from schema.ids import encode_id
+from services.payment_orders import merchant_tag
 from services.reconcile_channel import compare_bill
 from services.reconciliation import store
 from tests.reconciliation_support import (
@@ -170,7 +171,7 @@ async def test_missing_on_either_side_and_a_status_that_differs_are_each_found()
         out_trade_no=f"X{day:%Y%m%d}{world.merchant.id}",
         trade_state="SUCCESS",
         amount_fen=12_300,
-        attach=f"merchant:{world.merchant.id}",
+        attach=merchant_tag(world.merchant.id),
     )
     rows = [
         payment_row(matched),
